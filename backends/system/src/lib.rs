@@ -1,0 +1,211 @@
+//! # linked-alloc-system: `SystemHeap`, a [`LinkedAllocator`] over the platform heap
+//!
+//! Every block, root or child, is one allocation from [`std::alloc::System`] (`malloc`
+//! on Unix) with the kit's 16-byte [`Header`] in front of the payload (on 64-bit, for
+//! [`MIN_ALIGN`](linked_alloc::MIN_ALIGN) requests; over-aligned blocks pad the front
+//! to their alignment). The header holds the chain link, the size and alignment, the
+//! kind and a tag.
+//!
+//! - `allocate_child` is O(1): the new block is linked right after its parent with one
+//!   compare-and-swap (lock-free, so threads may add children to one root at once).
+//! - `free_root` walks the root's chain iteratively and gives every block back to the
+//!   system heap, reading each link before freeing its block.
+//! - `stats()` is exact, counted with atomics.
+//! - A pointer whose header has no live root tag (a child, a block freed already while
+//!   its bytes are unchanged) given to `free_root` is refused: a debug build panics, a
+//!   release build ignores the call. This is a check against mistakes, not a proof (it
+//!   reads the header in front of the pointer, see [`Header::kind`]).
+//!
+//! Use it when blocks are large or few, when roots are freed one by one in any order,
+//! or as the reference to measure other backends against.
+//!
+//! ```
+//! use linked_alloc::Linked;
+//! use linked_alloc_system::SystemHeap;
+//!
+//! static HEAP: Linked<SystemHeap> = Linked::new(SystemHeap::new());
+//!
+//! let root = HEAP.allocate_buffer(64)?;
+//! // SAFETY: `root` is a live root of HEAP; nothing uses its blocks after the free.
+//! unsafe {
+//!     for _ in 0..10 {
+//!         HEAP.allocate_more(24, root)?;
+//!     }
+//!     HEAP.free_buffer(root);
+//! }
+//! assert!(HEAP.stats().is_empty());
+//! # Ok::<(), linked_alloc::AllocError>(())
+//! ```
+
+use core::alloc::{GlobalAlloc, Layout};
+use core::ptr::NonNull;
+use std::alloc::System;
+
+use linked_alloc::kit::{Header, Kind, StatsCounter, chain};
+use linked_alloc::{AllocError, LinkedAllocator, Stats};
+
+/// The platform heap as a [`LinkedAllocator`]: one system allocation per block, with a
+/// 16-byte header (64-bit) and an intrusive chain per root. See the
+/// [crate docs](crate).
+///
+/// ```
+/// use core::alloc::Layout;
+/// use linked_alloc::LinkedAllocator;
+/// use linked_alloc_system::SystemHeap;
+///
+/// let heap = SystemHeap::new();
+/// let root = heap.allocate_root(Layout::new::<u64>())?;
+/// assert_eq!(heap.stats().roots, 1);
+/// // SAFETY: `root` is a live root of `heap`.
+/// unsafe { heap.free_root(root) };
+/// # Ok::<(), linked_alloc::AllocError>(())
+/// ```
+#[derive(Debug, Default)]
+pub struct SystemHeap {
+    stats: StatsCounter,
+}
+
+impl SystemHeap {
+    /// A system heap with nothing live. `const`, for `static`s.
+    #[must_use]
+    pub const fn new() -> Self {
+        Self {
+            stats: StatsCounter::new(),
+        }
+    }
+
+    /// The bytes each block takes in front of its payload for a [`MIN_ALIGN`] request
+    /// (the header): 16 on 64-bit targets. The system heap adds its own (`malloc`'s
+    /// chunk header) on top.
+    ///
+    /// [`MIN_ALIGN`]: linked_alloc::MIN_ALIGN
+    ///
+    /// ```
+    /// # use linked_alloc_system::SystemHeap;
+    /// #[cfg(target_pointer_width = "64")]
+    /// assert_eq!(SystemHeap::HEADER_BYTES, 16);
+    /// ```
+    pub const HEADER_BYTES: usize = {
+        let header = core::mem::size_of::<Header>();
+        match linked_alloc::align::round_up(header, linked_alloc::MIN_ALIGN) {
+            Some(bytes) => bytes,
+            None => panic!("a header is a few words"),
+        }
+    };
+
+    /// Allocates a block of `layout` with a live header of `kind`.
+    #[inline]
+    fn allocate_block(&self, layout: Layout, kind: Kind) -> Result<NonNull<Header>, AllocError> {
+        let block = Header::block_layout(layout)?;
+        // SAFETY: `block.layout` has a non-zero size: it holds at least the header.
+        let start = unsafe { System.alloc(block.layout) };
+        let start = NonNull::new(start).ok_or(AllocError)?;
+        // SAFETY: `block.offset <= block.layout.size()` (the payload follows the header
+        // inside the allocation), so the payload pointer is in bounds.
+        let payload = unsafe { start.add(block.offset) };
+        // SAFETY: `payload` is the payload of a `Header::block_layout` allocation that we
+        // own, so the header bytes before it are ours, aligned and writable;
+        // `block_layout` checked `layout.size() <= Header::MAX_SIZE`.
+        Ok(unsafe { Header::write(payload, layout, kind) })
+    }
+
+    /// Gives a block back to the system heap.
+    ///
+    /// # Safety
+    /// `header` heads a live block made by `allocate_block`, off every chain that will
+    /// still be walked; the block is not used afterwards.
+    #[inline]
+    unsafe fn deallocate_block(header: NonNull<Header>, layout: Layout) {
+        // Cannot fail: the same maths succeeded when the block was made.
+        let Ok(block) = Header::block_layout(layout) else {
+            return;
+        };
+        // SAFETY: `header` was written by `allocate_block` (the precondition), so the
+        // payload follows it and the allocation starts `block.offset` bytes before the
+        // payload, with layout `block.layout`; retiring first leaves no live tag behind.
+        unsafe {
+            let start = Header::payload(header).sub(block.offset);
+            Header::retire(header);
+            System.dealloc(start.as_ptr(), block.layout);
+        }
+    }
+}
+
+/// A root or child pointer that is not live is the caller's error; this reports it.
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn bad_pointer(call: &str, what: &str) {
+    if cfg!(debug_assertions) {
+        panic!("linked-alloc-system: {call} was given {what}");
+    }
+}
+
+// SAFETY: blocks come from `System` with `Header::block_layout`, which aligns the
+// payload to `max(align, MIN_ALIGN)` and checks the size; each block is its own
+// allocation, so live blocks never overlap. `free_root` drains the chain iteratively,
+// reading each link before freeing its block. Stats are counted on every path.
+// `free_root` refuses a pointer whose header has no live root tag.
+unsafe impl LinkedAllocator for SystemHeap {
+    #[inline]
+    fn allocate_root(&self, layout: Layout) -> Result<NonNull<u8>, AllocError> {
+        let header = self.allocate_block(layout, Kind::Root)?;
+        self.stats.add_root(layout.size());
+        // SAFETY: `header` was just written by `allocate_block`.
+        Ok(unsafe { Header::payload(header) })
+    }
+
+    #[inline]
+    unsafe fn allocate_child(
+        &self,
+        parent: NonNull<u8>,
+        layout: Layout,
+    ) -> Result<NonNull<u8>, AllocError> {
+        // SAFETY: the caller promises `parent` is a live block of this allocator, so a
+        // kit header lies just before it.
+        let parent = unsafe { Header::of(parent) };
+        // SAFETY: as above: the header of a live block is readable.
+        if unsafe { parent.as_ref() }.kind().is_none() {
+            bad_pointer("allocate_child", "a parent that is not a live block");
+            return Err(AllocError);
+        }
+        let header = self.allocate_block(layout, Kind::Child)?;
+        // SAFETY: `parent` is live and its root is not being freed (the caller's
+        // precondition); `header` is fresh and on no chain.
+        unsafe { chain::link_after(parent, header) };
+        self.stats.add_child(layout.size());
+        // SAFETY: `header` was written by `allocate_block`.
+        Ok(unsafe { Header::payload(header) })
+    }
+
+    unsafe fn free_root(&self, root: NonNull<u8>) {
+        // SAFETY: the caller promises `root` is a live root of this allocator.
+        let root = unsafe { Header::of(root) };
+        // SAFETY: as above: its header is readable.
+        if unsafe { root.as_ref() }.kind() != Some(Kind::Root) {
+            bad_pointer(
+                "free_root",
+                "a pointer that is not a live root (a child, or freed)",
+            );
+            return;
+        }
+        let (mut children, mut bytes) = (0usize, 0usize);
+        // SAFETY: `root` heads the chain of its live blocks, and no other thread links
+        // to it meanwhile (the caller's precondition). `drain` reads each link before
+        // handing the header over, so freeing it in the closure is fine.
+        unsafe {
+            chain::drain(root, |header| {
+                let layout = header.as_ref().layout();
+                bytes += layout.size();
+                children += usize::from(header != root);
+                Self::deallocate_block(header, layout);
+            });
+        }
+        self.stats.remove(1, children, bytes);
+    }
+
+    #[inline]
+    fn stats(&self) -> Stats {
+        self.stats.snapshot()
+    }
+}

@@ -1,0 +1,171 @@
+//! The backend contract: [`LinkedAllocator`] and its [`Stats`].
+
+use core::alloc::Layout;
+use core::ptr::NonNull;
+
+use crate::AllocError;
+
+/// The plug between the front end [`Linked`](crate::Linked) and a backend: allocate a
+/// root, allocate a child linked to a root, free a root with all its children.
+///
+/// # The contract
+///
+/// ## Vocabulary
+/// - A **block** is memory returned by [`allocate_root`](Self::allocate_root) or
+///   [`allocate_child`](Self::allocate_child): `layout.size()` bytes, writable and
+///   readable, starting at the returned pointer.
+/// - A **root** is a block made by `allocate_root` (MAPI: `MAPIAllocateBuffer`).
+/// - A **child** is a block made by `allocate_child(parent, layout)` (MAPI:
+///   `MAPIAllocateMore`). It is **linked** to exactly one root: the root of `parent`,
+///   where `parent` is that root itself or any child already linked to it. Linking is
+///   flat: a child of a child joins the same root's chain.
+/// - A block is **live** from the call that made it until its root is passed to
+///   [`free_root`](Self::free_root) (MAPI: `MAPIFreeBuffer`), which frees the root and
+///   every child linked to it, in one call. A child is never freed on its own.
+///
+/// ## What the implementor promises
+/// - Every block is aligned to `max(layout.align(), MIN_ALIGN)`
+///   ([`align::block_align`](crate::align::block_align)); every power-of-two alignment up
+///   to [`MAX_GUARANTEED_ALIGN`](crate::align::MAX_GUARANTEED_ALIGN) (4096) is served.
+///   Larger alignments may give [`AllocError`], never a misaligned pointer.
+/// - Live blocks never overlap, and a block's bytes change only through the caller.
+///   A zero-size block is a unique, aligned, non-null pointer, freed like any block.
+/// - A size whose total (with header and padding) would pass `isize::MAX`, and exhausted
+///   memory, give [`AllocError`] and leave the allocator fully usable.
+/// - `free_root` uses constant stack, whatever the number of children (no recursion),
+///   and never reads a block after giving it back.
+/// - [`stats`](Self::stats) tells exactly what is live now (see [`Stats`]).
+/// - If the type is `Sync`, every method may be called from several threads at once:
+///   roots from many threads, and children of one root from many threads.
+/// - Where the backend can tell that a pointer given to `free_root` is not one of its
+///   live roots, it does not corrupt its state: a debug build panics with a message that
+///   says so, a release build ignores the call.
+///
+/// ## What the caller promises
+/// - `parent` (of `allocate_child`) and `root` (of `free_root`) come from this very
+///   allocator and are live; `root` is a root, not a child.
+/// - No block of a root is used after the root is freed, and no thread allocates a
+///   child under a root while another frees that root (as in MAPI).
+///
+/// # Safety
+/// Implementors must keep every promise in [The contract](#the-contract): callers
+/// (the front end, `GlobalAlloc`, the collections) rely on them for memory safety.
+///
+/// # Example: a backend used through the front end
+/// ```
+/// use core::alloc::Layout;
+/// use linked_alloc::{Linked, LinkedAllocator};
+/// use linked_alloc_system::SystemHeap;
+///
+/// let heap = Linked::new(SystemHeap::new());
+/// let root = heap.allocate_root(Layout::new::<[u64; 4]>())?;
+/// // SAFETY: `root` is a live root of `heap`.
+/// let child = unsafe { heap.allocate_child(root, Layout::new::<u32>())? };
+/// // SAFETY: `child` is live, so a child of it joins the same root.
+/// let grandchild = unsafe { heap.allocate_child(child, Layout::new::<u8>())? };
+/// assert_eq!(heap.stats().children, 2);
+/// # let _ = grandchild;
+/// // SAFETY: `root` is a live root; nothing uses its blocks afterwards.
+/// unsafe { heap.free_root(root) };
+/// assert_eq!(heap.stats(), linked_alloc::Stats::default());
+/// # Ok::<(), linked_alloc::AllocError>(())
+/// ```
+pub unsafe trait LinkedAllocator {
+    /// Allocates a new root of `layout`, with no children yet.
+    ///
+    /// # Errors
+    /// [`AllocError`] if memory is exhausted, the size overflows, or the alignment is
+    /// larger than this backend serves (never below 4096).
+    fn allocate_root(&self, layout: Layout) -> Result<NonNull<u8>, AllocError>;
+
+    /// Allocates a new child of `layout`, linked to the root of `parent`.
+    ///
+    /// # Errors
+    /// As [`allocate_root`](Self::allocate_root).
+    ///
+    /// # Safety
+    /// `parent` is a live block (root or child) of this allocator, and its root is not
+    /// being freed by another thread; see [the contract](LinkedAllocator#the-contract).
+    unsafe fn allocate_child(
+        &self,
+        parent: NonNull<u8>,
+        layout: Layout,
+    ) -> Result<NonNull<u8>, AllocError>;
+
+    /// Frees `root` and every child linked to it, with constant stack use.
+    ///
+    /// # Safety
+    /// `root` is a live root (not a child) of this allocator; none of its blocks is used
+    /// afterwards, and no other thread allocates under it during the call; see
+    /// [the contract](LinkedAllocator#the-contract).
+    unsafe fn free_root(&self, root: NonNull<u8>);
+
+    /// What is live now: counts of roots and children, and their bytes.
+    fn stats(&self) -> Stats;
+}
+
+/// What is live in an allocator now.
+///
+/// `bytes_in_use` is the sum of the `layout.size()` of the live blocks, as the caller
+/// asked for them: it is the same on every backend, so that a test can prove that
+/// nothing leaked. Backends report their own overhead (headers, pages, free space) by
+/// methods of their own.
+///
+/// ```
+/// use linked_alloc::Stats;
+/// let s = Stats::default();
+/// assert_eq!((s.roots, s.children, s.bytes_in_use), (0, 0, 0));
+/// assert!(s.is_empty());
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Stats {
+    /// Live roots.
+    pub roots: usize,
+    /// Live children, of all roots.
+    pub children: usize,
+    /// Bytes of the live blocks, as requested (`layout.size()` summed).
+    pub bytes_in_use: usize,
+}
+
+impl Stats {
+    /// Whether nothing is live.
+    ///
+    /// ```
+    /// # use linked_alloc::Stats;
+    /// assert!(!Stats { roots: 1, children: 0, bytes_in_use: 0 }.is_empty());
+    /// ```
+    #[must_use]
+    pub const fn is_empty(&self) -> bool {
+        self.roots == 0 && self.children == 0 && self.bytes_in_use == 0
+    }
+}
+
+// SAFETY: every method forwards to `B`, which keeps the contract (`B: LinkedAllocator`);
+// the callers' preconditions are passed on unchanged.
+unsafe impl<B: LinkedAllocator + ?Sized> LinkedAllocator for &B {
+    #[inline]
+    fn allocate_root(&self, layout: Layout) -> Result<NonNull<u8>, AllocError> {
+        (**self).allocate_root(layout)
+    }
+
+    #[inline]
+    unsafe fn allocate_child(
+        &self,
+        parent: NonNull<u8>,
+        layout: Layout,
+    ) -> Result<NonNull<u8>, AllocError> {
+        // SAFETY: the caller's precondition (`parent` live in this allocator) is ours.
+        unsafe { (**self).allocate_child(parent, layout) }
+    }
+
+    #[inline]
+    unsafe fn free_root(&self, root: NonNull<u8>) {
+        // SAFETY: the caller's precondition (`root` a live root of it) is ours.
+        unsafe { (**self).free_root(root) }
+    }
+
+    #[inline]
+    fn stats(&self) -> Stats {
+        (**self).stats()
+    }
+}

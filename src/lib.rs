@@ -1,0 +1,62 @@
+//! # linked-alloc: the MAPI memory model for Rust, over interchangeable backends
+//!
+//! Windows MAPI has three memory calls: `MAPIAllocateBuffer` makes a *root* buffer,
+//! `MAPIAllocateMore(size, root)` makes a buffer *linked* to that root, and
+//! `MAPIFreeBuffer(root)` frees the root and every linked buffer in one call. This crate
+//! brings that model to Rust:
+//!
+//! - [`LinkedAllocator`]: the backend contract (allocate a root, allocate a child
+//!   linked to a root, free a root with all its children), with the same
+//!   [alignment rules](align) for every backend;
+//! - [`Linked<B>`]: the one front end over any backend: MAPI-style calls, the
+//!   Layout-based calls and [`GlobalAlloc`](core::alloc::GlobalAlloc);
+//! - [`kit`]: what backends share (header, chain, layout maths, counters), public for
+//!   backends written elsewhere; [`conformance`] (feature `conformance`): the suite that
+//!   every backend must pass.
+//!
+//! The backends are crates of their own: `linked-alloc-system` (`SystemHeap`, the
+//! platform heap), `linked-alloc-mmap` (`MmapPages`, arenas of anonymous pages) and
+//! `linked-alloc-pool` (`StaticPool<N>`, a fixed region for `no_std` firmware).
+//!
+//! ```
+//! use linked_alloc::Linked;
+//! use linked_alloc_system::SystemHeap;
+//!
+//! let heap = Linked::new(SystemHeap::new());
+//! let row = heap.allocate_buffer(16)?;
+//! // SAFETY: `row` is a live root of `heap`; nothing uses its blocks after the free.
+//! unsafe {
+//!     heap.allocate_more(100, row)?;
+//!     heap.free_buffer(row); // the child goes with it
+//! }
+//! assert!(heap.stats().is_empty());
+//! # Ok::<(), linked_alloc::AllocError>(())
+//! ```
+//!
+//! ## Features
+//! - `alloc`, `std`: additive conveniences; no feature changes which traits are
+//!   implemented. The crate is `#![no_std]` and builds without `alloc`.
+//! - `conformance` (implies `std`): the public conformance suite.
+#![no_std]
+
+#[cfg(feature = "alloc")]
+extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
+
+pub mod align;
+#[cfg(feature = "conformance")]
+pub mod conformance;
+mod contract;
+mod error;
+pub mod kit;
+mod linked;
+
+pub use align::MIN_ALIGN;
+pub use contract::{LinkedAllocator, Stats};
+pub use error::AllocError;
+pub use linked::Linked;
+
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
