@@ -25,7 +25,7 @@ use core::ptr::NonNull;
 use std::vec::Vec;
 
 use crate::align::{MAX_GUARANTEED_ALIGN, block_align, is_aligned};
-use crate::{Linked, LinkedAllocator, MIN_ALIGN, Stats};
+use crate::{BlockStatus, Linked, LinkedAllocator, MIN_ALIGN, Stats};
 
 /// Stamps out one `#[test]` per check of the suite, each on a fresh backend made by the
 /// given expression. Put it inside a module named after the backend.
@@ -55,6 +55,8 @@ macro_rules! conformance_suite {
             global_alloc_alloc_dealloc,
             global_alloc_realloc_keeps_data_and_alignment,
             global_alloc_zeroed,
+            block_status_tells_roots_from_children,
+            optional_hooks_keep_the_rules,
         );
     };
     (@tests $make:expr; $($check:ident),* $(,)?) => {
@@ -655,5 +657,75 @@ pub fn global_alloc_zeroed<B: LinkedAllocator>(backend: &B) {
             // SAFETY: `p` came from `alloc_zeroed` with `l`.
             unsafe { linked.dealloc(p.as_ptr(), l) };
         }
+    });
+}
+
+/// `block_status` never calls a root a child or the reverse (it may say `Unknown`).
+pub fn block_status_tells_roots_from_children<B: LinkedAllocator>(backend: &B) {
+    no_leak(backend, || {
+        let mut tree = Tree::new(backend, layout(24, 8), 1);
+        let child = tree.child(0, layout(24, 8));
+        let grandchild = tree.child(1, layout(0, 4096));
+        // SAFETY: all three are live blocks of `backend`.
+        unsafe {
+            let root = backend.block_status(tree.root);
+            assert!(
+                matches!(root, BlockStatus::Root | BlockStatus::Unknown),
+                "root: {root:?}"
+            );
+            for c in [child, grandchild] {
+                let s = backend.block_status(c);
+                assert!(
+                    matches!(s, BlockStatus::Child | BlockStatus::Unknown),
+                    "child: {s:?}"
+                );
+            }
+        }
+        tree.free();
+    });
+}
+
+/// The optional hooks (`resize_in_place`, `reclaim_child`) keep the data, the
+/// alignment and the stats exact whether or not the backend supports them.
+pub fn optional_hooks_keep_the_rules<B: LinkedAllocator>(backend: &B) {
+    no_leak(backend, || {
+        let mut tree = Tree::new(backend, layout(16, 16), 1);
+        for round in 0..iterations(50, 5) {
+            let l = layout(32, 1 << (round % 8));
+            let index = tree.blocks.len();
+            let p = tree.child(0, l);
+            let mut size = 32;
+            for new_size in [64, 200, 16, 0, 100] {
+                let before = backend.stats();
+                // SAFETY: `p` is a live block of `backend`, of (`size`, align).
+                if unsafe { backend.resize_in_place(p, layout(size, l.align()), new_size) } {
+                    check(p, size.min(new_size), tree.blocks[index].seed);
+                    let after = backend.stats();
+                    assert_eq!(after.bytes_in_use + size, before.bytes_in_use + new_size);
+                    tree.bytes = tree.bytes + new_size - size;
+                    size = new_size;
+                    fill(p, size, tree.blocks[index].seed);
+                    tree.blocks[index].size = size;
+                } else {
+                    assert_eq!(backend.stats(), before, "a refused resize changed stats");
+                }
+            }
+            if round % 2 == 0 {
+                let before = backend.stats();
+                // SAFETY: `p` is a live child of `backend`, of (`size`, align); it is
+                // not used again if reclaimed (it is dropped from the tree).
+                if unsafe { backend.reclaim_child(p, layout(size, l.align())) } {
+                    let after = backend.stats();
+                    assert_eq!(after.children + 1, before.children);
+                    assert_eq!(after.bytes_in_use + size, before.bytes_in_use);
+                    tree.blocks.pop();
+                    tree.bytes -= size;
+                } else {
+                    assert_eq!(backend.stats(), before, "a refused reclaim changed stats");
+                }
+            }
+            tree.check_all();
+        }
+        tree.free();
     });
 }

@@ -102,6 +102,74 @@ pub unsafe trait LinkedAllocator {
 
     /// What is live now: counts of roots and children, and their bytes.
     fn stats(&self) -> Stats;
+
+    /// Optional hook: resizes the live block at `block` (of `layout`) to `new_size`
+    /// bytes without moving it, if the backend can do that cheaply (for example the last
+    /// block of an arena run). Returns `true` if it did: the block now has `new_size`
+    /// bytes (the first `min(old, new)` unchanged) and `stats().bytes_in_use` follows.
+    /// Returns `false`, changing nothing, if it cannot. The default always says `false`.
+    ///
+    /// The collections' handle ([`Root`](crate::Root)) uses it for `grow` and `shrink`.
+    ///
+    /// # Safety
+    /// `block` is a live block of this allocator whose current size and alignment are
+    /// those of `layout`, and no other thread uses it during the call; see
+    /// [the contract](LinkedAllocator#the-contract).
+    #[inline]
+    unsafe fn resize_in_place(&self, block: NonNull<u8>, layout: Layout, new_size: usize) -> bool {
+        let _ = (block, layout, new_size);
+        false
+    }
+
+    /// Optional hook: gives the live **child** at `child` (of `layout`) back before its
+    /// root is freed, if the backend can do that cheaply (for example the last block of
+    /// an arena run). Returns `true` if it did: the child is no longer live and `stats()`
+    /// counts it no more. Returns `false`, changing nothing, if it cannot: the child
+    /// stays live until its root is freed. The default always says `false`.
+    ///
+    /// # Safety
+    /// `child` is a live child (not a root) of this allocator whose size and alignment
+    /// are those of `layout`; it is not used after a `true`; no other thread uses it
+    /// during the call; see [the contract](LinkedAllocator#the-contract).
+    #[inline]
+    unsafe fn reclaim_child(&self, child: NonNull<u8>, layout: Layout) -> bool {
+        let _ = (child, layout);
+        false
+    }
+
+    /// Optional hook: what this backend can tell about `block` without corrupting
+    /// anything: whether it is a live root, a live child, not live, or it cannot tell.
+    /// The MAPI-status layer uses it to refuse a child or a stale pointer with
+    /// `MAPI_E_INVALID_PARAMETER` instead of freeing it. The default says
+    /// [`BlockStatus::Unknown`].
+    ///
+    /// # Safety
+    /// `block` is a live block of this allocator, unless the backend documents that it
+    /// checks any pointer (a pool that knows its range can); see
+    /// [the contract](LinkedAllocator#the-contract).
+    #[inline]
+    unsafe fn block_status(&self, block: NonNull<u8>) -> BlockStatus {
+        let _ = block;
+        BlockStatus::Unknown
+    }
+}
+
+/// What a backend can tell about a pointer; see [`LinkedAllocator::block_status`].
+///
+/// ```
+/// use linked_alloc::BlockStatus;
+/// assert_ne!(BlockStatus::Root, BlockStatus::Child);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum BlockStatus {
+    /// A live root of this allocator.
+    Root,
+    /// A live child of this allocator.
+    Child,
+    /// Not a live block of this allocator (freed, interior, or foreign).
+    NotLive,
+    /// The backend cannot tell.
+    Unknown,
 }
 
 /// What is live in an allocator now.
@@ -167,5 +235,23 @@ unsafe impl<B: LinkedAllocator + ?Sized> LinkedAllocator for &B {
     #[inline]
     fn stats(&self) -> Stats {
         (**self).stats()
+    }
+
+    #[inline]
+    unsafe fn resize_in_place(&self, block: NonNull<u8>, layout: Layout, new_size: usize) -> bool {
+        // SAFETY: the caller's precondition (`block` live, of `layout`) is ours.
+        unsafe { (**self).resize_in_place(block, layout, new_size) }
+    }
+
+    #[inline]
+    unsafe fn reclaim_child(&self, child: NonNull<u8>, layout: Layout) -> bool {
+        // SAFETY: the caller's precondition (`child` a live child, of `layout`) is ours.
+        unsafe { (**self).reclaim_child(child, layout) }
+    }
+
+    #[inline]
+    unsafe fn block_status(&self, block: NonNull<u8>) -> BlockStatus {
+        // SAFETY: the caller's precondition on `block` is ours.
+        unsafe { (**self).block_status(block) }
     }
 }

@@ -53,7 +53,7 @@ pub mod kit;
 mod linked;
 
 pub use align::MIN_ALIGN;
-pub use contract::{LinkedAllocator, Stats};
+pub use contract::{BlockStatus, LinkedAllocator, Stats};
 pub use error::AllocError;
 pub use linked::Linked;
 

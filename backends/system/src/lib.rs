@@ -42,7 +42,7 @@ use core::ptr::NonNull;
 use std::alloc::System;
 
 use linked_alloc::kit::{Header, Kind, StatsCounter, chain};
-use linked_alloc::{AllocError, LinkedAllocator, Stats};
+use linked_alloc::{AllocError, BlockStatus, LinkedAllocator, Stats};
 
 /// The platform heap as a [`LinkedAllocator`]: one system allocation per block, with a
 /// 16-byte header (64-bit) and an intrusive chain per root. See the
@@ -207,5 +207,18 @@ unsafe impl LinkedAllocator for SystemHeap {
     #[inline]
     fn stats(&self) -> Stats {
         self.stats.snapshot()
+    }
+
+    /// Reads the tag of the header in front of `block`: tells a root from a child.
+    #[inline]
+    unsafe fn block_status(&self, block: NonNull<u8>) -> BlockStatus {
+        // SAFETY: the caller promises `block` is a live block of this allocator, so a
+        // kit header lies just before it and is readable.
+        let header = unsafe { Header::of(block).as_ref() };
+        match header.kind() {
+            Some(Kind::Root) => BlockStatus::Root,
+            Some(Kind::Child) => BlockStatus::Child,
+            None => BlockStatus::NotLive,
+        }
     }
 }
