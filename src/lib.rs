@@ -51,11 +51,13 @@ mod contract;
 mod error;
 pub mod kit;
 mod linked;
+mod root;
 
 pub use align::MIN_ALIGN;
 pub use contract::{BlockStatus, LinkedAllocator, Stats};
 pub use error::AllocError;
 pub use linked::Linked;
+pub use root::Root;
 
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
