@@ -267,7 +267,9 @@ impl<B: LinkedAllocator> Linked<B> {
 }
 
 /// `alloc` makes a root, `dealloc` frees it (with any children linked to it), `realloc`
-/// moves the data to a new root of the same alignment, `alloc_zeroed` zeroes a new root.
+/// resizes in place where the backend can ([`LinkedAllocator::resize_in_place`]) and
+/// otherwise moves the data to a new root of the same alignment, `alloc_zeroed` zeroes
+/// a new root.
 ///
 /// Null is returned, never a panic, when the backend fails.
 // SAFETY: every pointer handed out is a root of `B`, which keeps the contract
@@ -307,6 +309,13 @@ unsafe impl<B: LinkedAllocator> GlobalAlloc for Linked<B> {
         // `layout.align()`, does not overflow `isize`, and `layout.align()` is a power of
         // two (it came from a `Layout`).
         let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
+        // SAFETY: `ptr` is non-null and a live root of `layout` (the caller's
+        // precondition), used by no one else during the call.
+        let root = unsafe { NonNull::new_unchecked(ptr) };
+        // SAFETY: as above; the hook keeps the data and alignment if it says `true`.
+        if unsafe { self.backend.resize_in_place(root, layout, new_size) } {
+            return ptr;
+        }
         let Ok(new) = self.backend.allocate_root(new_layout) else {
             return ptr::null_mut();
         };
@@ -315,7 +324,7 @@ unsafe impl<B: LinkedAllocator> GlobalAlloc for Linked<B> {
         // blocks, so they do not overlap.
         unsafe {
             ptr::copy_nonoverlapping(ptr, new.as_ptr(), layout.size().min(new_size));
-            self.backend.free_root(NonNull::new_unchecked(ptr));
+            self.backend.free_root(root);
         }
         new.as_ptr()
     }
