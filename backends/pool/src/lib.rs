@@ -1,0 +1,87 @@
+//! # linked-alloc-pool: a fixed region for `no_std` firmware
+//!
+//! [`StaticPool<N>`] holds `N` bytes inside the value: with `const fn new` it is a
+//! `static`, with no init call, and serves the roots and children of
+//! [`LinkedAllocator`](linked_alloc::LinkedAllocator) from them, under the same
+//! [alignment rules](linked_alloc::align) as every backend. [`PoolRegion`] is the same
+//! pool over a `&'static mut [u8]` the user hands in (a linker-placed RAM section).
+//! No OS, no `alloc` crate; `Sync` through a `spin` lock.
+//!
+//! ```
+//! use linked_alloc::Linked;
+//! use linked_alloc_pool::StaticPool;
+//!
+//! // In firmware: `#[global_allocator]` on this static.
+//! static HEAP: Linked<StaticPool<{ 16 * 1024 }>> = Linked::new(StaticPool::new());
+//!
+//! let row = HEAP.allocate_buffer(48)?;                  // MAPIAllocateBuffer
+//! // SAFETY: `row` is a live root of HEAP; nothing uses its blocks after the free.
+//! unsafe {
+//!     let name = HEAP.allocate_more(20, row)?;          // MAPIAllocateMore
+//!     name.as_ptr().write_bytes(b'a', 20);
+//!     HEAP.free_buffer(row);                            // MAPIFreeBuffer: both go
+//! }
+//! assert!(HEAP.stats().is_empty());
+//! assert_eq!(HEAP.backend().free_bytes(), HEAP.backend().capacity());
+//! # Ok::<(), linked_alloc::AllocError>(())
+//! ```
+//!
+//! ## Design: two-level segregated fits (TLSF)
+//! - **Blocks.** Roots and children alike are blocks of one heap, each with a 16-byte
+//!   header in front of its payload (size and flags, two links, the requested size).
+//!   A child is linked into its root's chain right after its parent; the chain is
+//!   doubly linked, so a child can also be given back on its own
+//!   ([`reclaim_child`](linked_alloc::LinkedAllocator::reclaim_child), O(1)).
+//!   Children are not carved from space reserved with their root: every block has the
+//!   same O(1) path, and freed children's space is reused at once.
+//! - **Free space.** Free blocks sit in segregated lists: first level by power of two,
+//!   second level 16 classes within it (one class per [`MIN_ALIGN`] granule below 256
+//!   bytes on 64-bit targets, 128 on 32-bit ones), with one bitmap per level. A freed
+//!   block merges with a free neighbour on either side at once (boundary tags), so two
+//!   free blocks never touch, and when every root is freed the heap is one block again.
+//! - **Alignment.** Every block is aligned to `max(align, MIN_ALIGN)`. Any power of two
+//!   is served while a free block has room for it (4096 needs 4096 + 16 bytes of slack
+//!   in the search); the gap before an over-aligned block becomes a free block of its
+//!   own, so it is not lost.
+//! - **Bad pointers.** A bitmap with one bit per granule (the *live map*) marks the
+//!   payload start of every live block. Any pointer given to `free_root`,
+//!   `allocate_child`, `resize_in_place`, `reclaim_child` or `block_status` is checked
+//!   exactly against the region's range, the granule and this bit: a pointer outside
+//!   the region, an interior pointer, a child given to `free_root`, or a second free
+//!   changes nothing (a debug build panics with a message saying so; a release build
+//!   ignores the call; `allocate_child` returns `AllocError`).
+//!   [`block_status`](linked_alloc::LinkedAllocator::block_status) accepts **any**
+//!   pointer.
+//!
+//! ## Time bounds
+//! - `allocate_root` / `allocate_child`: O(1): two bit scans find the first non-empty
+//!   class that fits every block in it ("good fit", the request rounded up to the next
+//!   class boundary); only if that finds nothing, at most 16 free blocks of the classes
+//!   just below are examined. Then at most two splits, each O(1).
+//! - `free_root`: O(k) for a root with k blocks, O(1) per block (unlink from two
+//!   neighbours, merge, push), with constant stack: the chain is walked in a loop.
+//! - `reclaim_child`, `resize_in_place` (shrink always; grow into a free next block),
+//!   `block_status`, `stats`, `free_bytes`: O(1).
+//! - The first call lays out the tables: O(N / 512) word writes, once.
+//! - [`largest_free_block`](StaticPool::largest_free_block) scans one list (the top
+//!   class); [`check_integrity`](StaticPool::check_integrity) walks the whole heap.
+//!
+//! All of it runs under one spin lock: do not allocate from an interrupt handler that
+//! may preempt an allocation (it would spin forever on a single core).
+//!
+//! ## Memory
+//! Per block: the 16-byte header, and the payload rounded up to [`MIN_ALIGN`]. Per pool:
+//! the list heads (`64 × (log2(N) − 6)` bytes on 64-bit targets) and the live map
+//! (`N / 128` bytes on 64-bit targets, `N / 64` on 32-bit ones), laid in the region's
+//! first bytes. The region is managed up to 4 GiB.
+//!
+//! [`MIN_ALIGN`]: linked_alloc::MIN_ALIGN
+#![no_std]
+
+mod pool;
+mod region;
+mod static_pool;
+mod tlsf;
+
+pub use region::PoolRegion;
+pub use static_pool::StaticPool;

@@ -1,0 +1,181 @@
+//! [`PoolRegion`]: a pool over a region of memory handed in by the user.
+
+use core::alloc::Layout;
+use core::fmt;
+use core::ptr::NonNull;
+
+use linked_alloc::{AllocError, BlockStatus, LinkedAllocator, Stats};
+
+use crate::pool::{PoolCore, Region};
+
+/// A pool over a `&'static mut [u8]` that the user hands in: a linker-placed RAM
+/// section, a second RAM bank, a leaked buffer. The same engine as
+/// [`StaticPool`](crate::StaticPool) (all the code is shared), the same bounds, the
+/// same checks. The region may have any address and length: the pool aligns its start
+/// and lays its tables in its first bytes. `const fn new`, so it can be a `static`:
+///
+/// ```
+/// use linked_alloc::Linked;
+/// use linked_alloc_pool::PoolRegion;
+///
+/// // In firmware: `#[unsafe(link_section = ".ram2")]` on this array.
+/// static mut RAM2: [u8; 8192] = [0; 8192];
+/// // SAFETY: RAM2 is used by nothing else: the pool owns it from now on.
+/// static HEAP: Linked<PoolRegion> = Linked::new(PoolRegion::new(unsafe { &mut *(&raw mut RAM2) }));
+///
+/// let row = HEAP.allocate_buffer(64)?;
+/// // SAFETY: `row` is a live root of HEAP.
+/// unsafe { HEAP.free_buffer(row) };
+/// assert!(HEAP.stats().is_empty());
+/// # Ok::<(), linked_alloc::AllocError>(())
+/// ```
+pub struct PoolRegion {
+    core: PoolCore,
+    base: NonNull<u8>,
+    len: usize,
+}
+
+// SAFETY: the pool owns its region (it took the `&'static mut`), so sending it to
+// another thread sends the region's only user.
+unsafe impl Send for PoolRegion {}
+// SAFETY: the pool's own bytes (tables, headers) are touched only under the spin lock
+// of `core`; the payload of a block only by whoever holds the block.
+unsafe impl Sync for PoolRegion {}
+
+impl PoolRegion {
+    /// A pool over `region`, which it owns from now on. Nothing is written before the
+    /// first call.
+    ///
+    /// ```
+    /// # use linked_alloc_pool::PoolRegion;
+    /// let pool = PoolRegion::new(Box::leak(vec![0u8; 10_000].into_boxed_slice()));
+    /// assert!(pool.capacity() > 9_000);
+    /// ```
+    #[must_use]
+    pub const fn new(region: &'static mut [u8]) -> Self {
+        let len = region.len();
+        let base = match NonNull::new(region.as_mut_ptr()) {
+            Some(base) => base,
+            None => NonNull::dangling(),
+        };
+        Self {
+            core: PoolCore::new(),
+            base,
+            len,
+        }
+    }
+
+    #[inline]
+    fn region(&self) -> Region {
+        // SAFETY: `base..base + len` came from a `&'static mut [u8]` that this pool took
+        // (so valid for reads and writes forever, and used by nothing else), and the
+        // fields never change.
+        unsafe { Region::new(self.base, self.len) }
+    }
+
+    /// Bytes the blocks can take, headers included: the region less the alignment of
+    /// its start and the tables. Takes the lock.
+    ///
+    /// ```
+    /// # use linked_alloc_pool::PoolRegion;
+    /// let pool = PoolRegion::new(Box::leak(vec![0u8; 100].into_boxed_slice()));
+    /// assert!(pool.capacity() < 100);
+    /// ```
+    pub fn capacity(&self) -> usize {
+        self.core.capacity(self.region())
+    }
+
+    /// Bytes in free blocks, headers included; see
+    /// [`StaticPool::free_bytes`](crate::StaticPool::free_bytes).
+    ///
+    /// ```
+    /// # use linked_alloc_pool::PoolRegion;
+    /// let pool = PoolRegion::new(Box::leak(vec![0u8; 4096].into_boxed_slice()));
+    /// assert_eq!(pool.free_bytes(), pool.capacity());
+    /// ```
+    pub fn free_bytes(&self) -> usize {
+        self.core.free_bytes(self.region())
+    }
+
+    /// The payload bytes of the largest free block; see
+    /// [`StaticPool::largest_free_block`](crate::StaticPool::largest_free_block).
+    ///
+    /// ```
+    /// # use linked_alloc_pool::PoolRegion;
+    /// let pool = PoolRegion::new(Box::leak(vec![0u8; 4096].into_boxed_slice()));
+    /// assert!(pool.largest_free_block() < pool.free_bytes());
+    /// ```
+    pub fn largest_free_block(&self) -> usize {
+        self.core.largest_free_block(self.region())
+    }
+
+    /// Checks the pool's invariants; see
+    /// [`StaticPool::check_integrity`](crate::StaticPool::check_integrity).
+    ///
+    /// ```
+    /// # use linked_alloc_pool::PoolRegion;
+    /// let pool = PoolRegion::new(Box::leak(vec![0u8; 4096].into_boxed_slice()));
+    /// assert_eq!(pool.check_integrity(), Ok(1));
+    /// ```
+    ///
+    /// # Errors
+    /// A description of the first broken invariant found.
+    pub fn check_integrity(&self) -> Result<usize, &'static str> {
+        self.core.check(self.region())
+    }
+}
+
+impl fmt::Debug for PoolRegion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PoolRegion")
+            .field("base", &self.base)
+            .field("len", &self.len)
+            .field("stats", &self.core.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+// SAFETY: as for `StaticPool`: `PoolCore` keeps the contract over the region, which is
+// valid (see `region`).
+unsafe impl LinkedAllocator for PoolRegion {
+    #[inline]
+    fn allocate_root(&self, layout: Layout) -> Result<NonNull<u8>, AllocError> {
+        self.core.allocate(self.region(), layout, None)
+    }
+
+    #[inline]
+    unsafe fn allocate_child(
+        &self,
+        parent: NonNull<u8>,
+        layout: Layout,
+    ) -> Result<NonNull<u8>, AllocError> {
+        self.core.allocate(self.region(), layout, Some(parent))
+    }
+
+    #[inline]
+    unsafe fn free_root(&self, root: NonNull<u8>) {
+        self.core.free_root(self.region(), root);
+    }
+
+    #[inline]
+    fn stats(&self) -> Stats {
+        self.core.stats()
+    }
+
+    #[inline]
+    unsafe fn resize_in_place(&self, block: NonNull<u8>, layout: Layout, new_size: usize) -> bool {
+        self.core
+            .resize_in_place(self.region(), block, layout, new_size)
+    }
+
+    #[inline]
+    unsafe fn reclaim_child(&self, child: NonNull<u8>, layout: Layout) -> bool {
+        self.core.reclaim_child(self.region(), child, layout)
+    }
+
+    /// Exact for **any** pointer (not only live blocks).
+    #[inline]
+    unsafe fn block_status(&self, block: NonNull<u8>) -> BlockStatus {
+        self.core.block_status(self.region(), block)
+    }
+}

@@ -1,0 +1,236 @@
+//! [`StaticPool<N>`]: a pool whose `N` bytes are inside the value.
+
+use core::alloc::Layout;
+use core::cell::UnsafeCell;
+use core::fmt;
+use core::mem::MaybeUninit;
+use core::ptr::{NonNull, addr_of_mut};
+
+use linked_alloc::{AllocError, BlockStatus, LinkedAllocator, Stats};
+
+use crate::pool::{PoolCore, Region};
+
+/// The bytes of a [`StaticPool`], aligned for any granule. Never read before the pool
+/// wrote them, so they may start uninitialized (a `static` puts them in `.bss`).
+#[repr(C, align(16))]
+struct Bytes<const N: usize>(MaybeUninit<[u8; N]>);
+
+/// A pool of `N` bytes held inside the value: no OS, no init call, `const fn new`, so
+/// it can be a `static` (and the `#[global_allocator]`, through
+/// [`Linked`](linked_alloc::Linked)). See the [crate docs](crate) for the design and
+/// the time bounds.
+///
+/// The first call lays out the tables in the first bytes of the region (about `N / 64`
+/// bytes on 64-bit targets, `N / 32` on 32-bit ones, plus 64 bytes per power of two of
+/// `N`); [`capacity`](Self::capacity) tells what is left for blocks.
+///
+/// ```
+/// use linked_alloc::Linked;
+/// use linked_alloc_pool::StaticPool;
+///
+/// static HEAP: Linked<StaticPool<4096>> = Linked::new(StaticPool::new());
+///
+/// let row = HEAP.allocate_buffer(32)?;
+/// // SAFETY: `row` is a live root of HEAP; nothing uses its blocks after the free.
+/// unsafe {
+///     HEAP.allocate_more(100, row)?;
+///     HEAP.free_buffer(row);
+/// }
+/// assert!(HEAP.stats().is_empty());
+/// assert_eq!(HEAP.backend().free_bytes(), HEAP.backend().capacity());
+/// # Ok::<(), linked_alloc::AllocError>(())
+/// ```
+///
+/// Moving a pool moves its blocks with it: pointers taken before the move dangle (the
+/// pool itself stays consistent, its state holds offsets only). A pool in a `static`
+/// never moves; one in a `let` is moved only while nothing borrows it.
+pub struct StaticPool<const N: usize> {
+    core: PoolCore,
+    bytes: UnsafeCell<Bytes<N>>,
+}
+
+// SAFETY: the pool's own bytes (tables, headers) are touched only under the spin lock
+// of `core`; the payload of a block is touched only by whoever holds the block, which
+// the contract of `LinkedAllocator` hands to one owner at a time.
+unsafe impl<const N: usize> Sync for StaticPool<N> {}
+
+impl<const N: usize> StaticPool<N> {
+    /// An empty pool of `N` bytes. `const`, for `static`s: nothing to call before use.
+    ///
+    /// ```
+    /// # use linked_alloc_pool::StaticPool;
+    /// static POOL: StaticPool<1024> = StaticPool::new();
+    /// assert!(POOL.capacity() > 0);
+    /// ```
+    #[must_use]
+    pub const fn new() -> Self {
+        Self {
+            core: PoolCore::new(),
+            bytes: UnsafeCell::new(Bytes(MaybeUninit::uninit())),
+        }
+    }
+
+    /// Makes an empty pool in `slot`, in place: for pools too large for the stack,
+    /// such as one in a leaked `Box` (`StaticPool::new()` would be built on the stack
+    /// first in a debug build).
+    ///
+    /// ```
+    /// use linked_alloc_pool::StaticPool;
+    ///
+    /// let pool: &'static StaticPool<{ 8 << 20 }> =
+    ///     StaticPool::new_in_place(Box::leak(Box::new_uninit()));
+    /// assert!(pool.capacity() > 8_000_000);
+    /// ```
+    pub fn new_in_place(slot: &mut MaybeUninit<Self>) -> &mut Self {
+        let this = slot.as_mut_ptr();
+        // SAFETY: `this` points to the slot, valid for writes; `addr_of_mut!` makes no
+        // reference to the uninitialized value.
+        unsafe { addr_of_mut!((*this).core).write(PoolCore::new()) };
+        // SAFETY: `core` is written; `bytes` is an `UnsafeCell` of `MaybeUninit` bytes,
+        // valid uninitialized. So the whole value is initialized.
+        unsafe { slot.assume_init_mut() }
+    }
+
+    #[inline]
+    fn region(&self) -> Region {
+        // SAFETY: `UnsafeCell::get` gives a pointer derived from `&self`, never null.
+        let base = unsafe { NonNull::new_unchecked(self.bytes.get().cast::<u8>()) };
+        // SAFETY: the `N` bytes of `self.bytes` are valid for reads and writes through
+        // the `UnsafeCell` while `self` lives; they are this pool's alone (private
+        // field), and they move only together with `core`.
+        unsafe { Region::new(base, N) }
+    }
+
+    /// Bytes the blocks can take, headers included: `N` less the tables. Takes the lock
+    /// (and lays out the pool if this is its first call).
+    ///
+    /// ```
+    /// # use linked_alloc_pool::StaticPool;
+    /// let pool = StaticPool::<65536>::new();
+    /// assert!(pool.capacity() <= 65536 && pool.capacity() > 60_000);
+    /// ```
+    pub fn capacity(&self) -> usize {
+        self.core.capacity(self.region())
+    }
+
+    /// Bytes in free blocks, headers included: [`capacity`](Self::capacity) when
+    /// nothing is live. O(1).
+    ///
+    /// ```
+    /// # use linked_alloc::Linked;
+    /// # use linked_alloc_pool::StaticPool;
+    /// let heap = Linked::new(StaticPool::<4096>::new());
+    /// let full = heap.backend().free_bytes();
+    /// let root = heap.allocate_buffer(100)?;
+    /// assert!(heap.backend().free_bytes() <= full - 100);
+    /// // SAFETY: `root` is a live root of `heap`.
+    /// unsafe { heap.free_buffer(root) };
+    /// assert_eq!(heap.backend().free_bytes(), full);
+    /// # Ok::<(), linked_alloc::AllocError>(())
+    /// ```
+    pub fn free_bytes(&self) -> usize {
+        self.core.free_bytes(self.region())
+    }
+
+    /// The payload bytes of the largest free block (0 if none): with
+    /// [`free_bytes`](Self::free_bytes), the measure of fragmentation. A request of
+    /// this size with [`MIN_ALIGN`](linked_alloc::MIN_ALIGN) succeeds when that block
+    /// is among the first 16 of its size class's list, always when it is the only
+    /// block of its class (as when the pool is empty). Scans the list of the top size
+    /// class.
+    ///
+    /// ```
+    /// # use linked_alloc::Linked;
+    /// # use linked_alloc_pool::StaticPool;
+    /// let heap = Linked::new(StaticPool::<4096>::new());
+    /// let largest = heap.backend().largest_free_block();
+    /// let all = heap.allocate_buffer(largest)?;
+    /// assert_eq!(heap.backend().largest_free_block(), 0);
+    /// // SAFETY: `all` is a live root of `heap`.
+    /// unsafe { heap.free_buffer(all) };
+    /// # Ok::<(), linked_alloc::AllocError>(())
+    /// ```
+    pub fn largest_free_block(&self) -> usize {
+        self.core.largest_free_block(self.region())
+    }
+
+    /// Walks every block (O(n)) and checks the pool's invariants: blocks tile the
+    /// heap, free blocks never touch, the free lists and counts agree, the live map
+    /// marks exactly the used blocks. Returns the number of free blocks (1 when the pool
+    /// is empty: everything has coalesced), or what is broken. For tests and self-tests.
+    ///
+    /// ```
+    /// # use linked_alloc_pool::StaticPool;
+    /// let pool = StaticPool::<4096>::new();
+    /// assert_eq!(pool.check_integrity(), Ok(1));
+    /// ```
+    ///
+    /// # Errors
+    /// A description of the first broken invariant found (only after undefined
+    /// behaviour, such as a write past the end of a block).
+    pub fn check_integrity(&self) -> Result<usize, &'static str> {
+        self.core.check(self.region())
+    }
+}
+
+impl<const N: usize> Default for StaticPool<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const N: usize> fmt::Debug for StaticPool<N> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StaticPool")
+            .field("bytes", &N)
+            .field("stats", &self.core.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+// SAFETY: `PoolCore` keeps the contract over the region (TLSF blocks aligned to
+// `block_align`, disjoint, exact stats, iterative `free_root`, every pointer checked
+// exactly against the live map before use); the region is valid (see `region`).
+unsafe impl<const N: usize> LinkedAllocator for StaticPool<N> {
+    #[inline]
+    fn allocate_root(&self, layout: Layout) -> Result<NonNull<u8>, AllocError> {
+        self.core.allocate(self.region(), layout, None)
+    }
+
+    #[inline]
+    unsafe fn allocate_child(
+        &self,
+        parent: NonNull<u8>,
+        layout: Layout,
+    ) -> Result<NonNull<u8>, AllocError> {
+        self.core.allocate(self.region(), layout, Some(parent))
+    }
+
+    #[inline]
+    unsafe fn free_root(&self, root: NonNull<u8>) {
+        self.core.free_root(self.region(), root);
+    }
+
+    #[inline]
+    fn stats(&self) -> Stats {
+        self.core.stats()
+    }
+
+    #[inline]
+    unsafe fn resize_in_place(&self, block: NonNull<u8>, layout: Layout, new_size: usize) -> bool {
+        self.core
+            .resize_in_place(self.region(), block, layout, new_size)
+    }
+
+    #[inline]
+    unsafe fn reclaim_child(&self, child: NonNull<u8>, layout: Layout) -> bool {
+        self.core.reclaim_child(self.region(), child, layout)
+    }
+
+    /// Exact for **any** pointer (not only live blocks): the pool knows its range and
+    /// marks the payload of every live block in its live map.
+    #[inline]
+    unsafe fn block_status(&self, block: NonNull<u8>) -> BlockStatus {
+        self.core.block_status(self.region(), block)
+    }
+}
