@@ -51,6 +51,7 @@ mod contract;
 mod error;
 pub mod kit;
 mod linked;
+pub mod mapi;
 mod root;
 
 pub use align::MIN_ALIGN;
