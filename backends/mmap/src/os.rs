@@ -1,0 +1,55 @@
+//! The one module that calls the OS: anonymous read-write pages in, whole mappings out.
+//!
+//! Everything else in the crate goes through [`map`] and [`unmap`]. Every mapping is
+//! given back whole, exactly as [`map`] returned it (Miri and some platforms require
+//! that; partial unmapping is never used).
+
+use core::ptr::{self, NonNull};
+
+use rustix::mm::{MapFlags, ProtFlags, mmap_anonymous, munmap};
+
+/// The least alignment of every address that [`map`] returns: no Unix target this crate
+/// supports has pages smaller than 4096 bytes.
+pub(crate) const MAP_ALIGN: usize = 4096;
+
+/// Maps `len` bytes (`len > 0`) of fresh, private, zero-filled, read-write anonymous
+/// pages, aligned to at least [`MAP_ALIGN`]. `None` if the OS refuses (out of memory or
+/// address space, or a length it does not take).
+#[inline]
+pub(crate) fn map(len: usize) -> Option<NonNull<u8>> {
+    debug_assert!(len > 0);
+    // SAFETY: a null address hint lets the OS choose where to put the mapping, so it
+    // replaces no memory that anything else uses; `mmap_anonymous` has no other
+    // precondition.
+    let start = unsafe {
+        mmap_anonymous(
+            ptr::null_mut(),
+            len,
+            ProtFlags::READ | ProtFlags::WRITE,
+            MapFlags::PRIVATE,
+        )
+    }
+    .ok()?;
+    let start = NonNull::new(start.cast::<u8>())?;
+    debug_assert_eq!(start.as_ptr() as usize % MAP_ALIGN, 0);
+    Some(start)
+}
+
+/// Gives a whole mapping back to the OS.
+///
+/// # Safety
+/// `start` and `len` are exactly a pointer that [`map`] returned and the length it was
+/// given, not unmapped yet; nothing reads or writes the mapping afterwards, and no
+/// reference into it is alive.
+#[inline]
+pub(crate) unsafe fn unmap(start: NonNull<u8>, len: usize) {
+    // SAFETY: the caller promises `start`/`len` are a whole live mapping of ours that no
+    // one uses any more, which is all `munmap` asks.
+    let result = unsafe { munmap(start.as_ptr().cast(), len) };
+    // `munmap` of a whole mapping of ours does not fail; if it ever did, the pages stay
+    // mapped (a leak of address space), which is safe.
+    debug_assert!(
+        result.is_ok(),
+        "munmap of a whole mapping failed: {result:?}"
+    );
+}
