@@ -1,0 +1,40 @@
+//! The benchmark workloads, written once and run on every contender: our backends
+//! (through the one front end [`Linked<B>`](linked_alloc::Linked)) and the peers
+//! (`malloc`, bumpalo, talloc). The criterion benches and `examples/compare.rs` share
+//! this module, so the numbers of both come from the same code.
+//!
+//! - [`Contender`]: what a workload needs (a root, a child of it, free the root, a
+//!   collections allocator, a memory figure). Every `Linked<B>` is one, whatever `B`.
+//! - [`for_each_contender`]: the list. **Add your backend there, in one line.**
+//! - [`Workload`]: the bodies (`bodies.rs`), each generic over the contender.
+//!
+//! Each bench file and the example use a part of it only.
+#![allow(dead_code, unused_imports)]
+
+pub mod bodies;
+pub mod contender;
+pub mod footprint;
+pub mod peers;
+pub mod sizes;
+#[cfg(feature = "talloc")]
+pub mod talloc;
+
+pub use bodies::{Kind, Workload};
+pub use contender::{AllocUser, Contender, OutOfMemory, Visitor};
+pub use sizes::Sizes;
+
+use linked_alloc::Linked;
+use linked_alloc_system::SystemHeap;
+
+/// Calls `visitor` on every contender, `malloc` (the reference of the ratios) first.
+///
+/// To measure your own backend `MyBackend: LinkedAllocator`, add
+/// `visitor.visit(&Linked::new(MyBackend::new()));` here (and, for its memory figure,
+/// `impl footprint::BackendFootprint for MyBackend {}` in `footprint.rs`).
+pub fn for_each_contender(visitor: &mut impl Visitor) {
+    visitor.visit(&peers::Malloc);
+    visitor.visit(&Linked::new(SystemHeap::new()));
+    visitor.visit(&peers::Bumpalo);
+    #[cfg(feature = "talloc")]
+    visitor.visit(&talloc::Talloc);
+}
