@@ -1,0 +1,437 @@
+//! Tests of what is particular to `MmapPages`: runs chained to a root, big blocks with
+//! mappings of their own, the cache of free runs and its bound, the bytes mapped from
+//! the OS, the optional hooks, bad pointers, and threads.
+
+use core::alloc::Layout;
+use core::ptr::NonNull;
+
+use linked_alloc::{BlockStatus, LinkedAllocator, MIN_ALIGN};
+use linked_alloc_mmap::MmapPages;
+
+/// The native count, or the small one under Miri.
+const fn iterations(native: usize, miri: usize) -> usize {
+    if cfg!(miri) { miri } else { native }
+}
+
+fn layout(size: usize, align: usize) -> Layout {
+    Layout::from_size_align(size, align).expect("test layouts are valid")
+}
+
+/// Fills a block with a pattern of `seed`.
+fn fill(p: NonNull<u8>, len: usize, seed: usize) {
+    for i in 0..len {
+        // SAFETY: callers pass live blocks of at least `len` bytes that only they use.
+        unsafe {
+            p.as_ptr()
+                .add(i)
+                .write((seed.wrapping_mul(31).wrapping_add(i) >> 1) as u8)
+        };
+    }
+}
+
+/// Checks the pattern of `seed`.
+#[track_caller]
+fn check(p: NonNull<u8>, len: usize, seed: usize) {
+    for i in 0..len {
+        // SAFETY: callers pass live blocks of at least `len` bytes, filled by `fill`.
+        let b = unsafe { p.as_ptr().add(i).read() };
+        assert_eq!(
+            b,
+            (seed.wrapping_mul(31).wrapping_add(i) >> 1) as u8,
+            "block {seed} byte {i}"
+        );
+    }
+}
+
+/// Makes a root and `n` children of `size` bytes under it, pattern-filled.
+fn tree(pages: &MmapPages, n: usize, size: usize) -> (NonNull<u8>, Vec<NonNull<u8>>) {
+    let root = pages.allocate_root(layout(size, 8)).expect("root");
+    fill(root, size, 0);
+    let mut children = Vec::with_capacity(n);
+    for i in 0..n {
+        // SAFETY: `root` is a live root of `pages`.
+        let c = unsafe { pages.allocate_child(root, layout(size, 8)) }.expect("child");
+        assert_eq!(c.as_ptr() as usize % MIN_ALIGN, 0);
+        fill(c, size, i + 1);
+        children.push(c);
+    }
+    (root, children)
+}
+
+fn check_tree(root: NonNull<u8>, children: &[NonNull<u8>], size: usize) {
+    check(root, size, 0);
+    for (i, &c) in children.iter().enumerate() {
+        check(c, size, i + 1);
+    }
+}
+
+#[test]
+fn children_fill_runs_and_new_runs_chain_to_the_root() {
+    let pages = MmapPages::with_run_size(16 << 10);
+    let run = pages.run_mapping_len();
+    // 64-byte children: a 16 KiB run holds fewer than 256 of them.
+    let n = iterations(2000, 600);
+    let (root, children) = tree(&pages, n, 64);
+    let runs = pages.bytes_mapped() / run;
+    assert_eq!(
+        pages.bytes_mapped() % run,
+        0,
+        "only standard runs are mapped"
+    );
+    assert!(
+        runs >= n * 64 / (16 << 10) + 1,
+        "{runs} runs for {n} children"
+    );
+    assert!(
+        runs <= n * 64 / (16 << 10) + 2,
+        "{runs} runs for {n} children"
+    );
+    // The children are carved one after the other: consecutive 64-byte steps within
+    // a run (no header per child).
+    let steps = children
+        .windows(2)
+        .filter(|w| (w[1].as_ptr() as usize).wrapping_sub(w[0].as_ptr() as usize) == 64);
+    assert!(steps.count() >= n - runs, "children are not packed");
+    let stats = pages.stats();
+    assert_eq!(
+        (stats.roots, stats.children, stats.bytes_in_use),
+        (1, n, 64 * (n + 1))
+    );
+    check_tree(root, &children, 64);
+    // SAFETY: `root` is a live root; its blocks are not used afterwards.
+    unsafe { pages.free_root(root) };
+    assert!(pages.stats().is_empty());
+    assert_eq!(pages.cached_runs(), runs, "every run went to the cache");
+    assert_eq!(pages.bytes_mapped(), pages.bytes_cached());
+    pages.trim_cache();
+    assert_eq!(pages.bytes_mapped(), 0);
+}
+
+#[test]
+fn big_blocks_get_mappings_of_their_own() {
+    let pages = MmapPages::with_run_size(16 << 10);
+    let run = pages.run_mapping_len();
+    // More than a run, and 3096 bytes short of a page end (room to grow in place).
+    let big = (100 << 10) + 1000;
+    let root = pages.allocate_root(layout(24, 8)).expect("root");
+    assert_eq!(pages.bytes_mapped(), run);
+    // SAFETY: `root` is a live root of `pages`.
+    let child = unsafe { pages.allocate_child(root, layout(big, 4096)) }.expect("big child");
+    assert_eq!(child.as_ptr() as usize % 4096, 0);
+    assert!(pages.bytes_mapped() >= run + big);
+    fill(child, big, 7);
+    // A small child after it still comes from the root's run: no new mapping.
+    let mapped = pages.bytes_mapped();
+    // SAFETY: `child` is live, so a child of it joins `root`.
+    let small = unsafe { pages.allocate_child(child, layout(32, 8)) }.expect("small");
+    assert_eq!(pages.bytes_mapped(), mapped);
+    fill(small, 32, 8);
+    // A big root, with a small child in a run of its own.
+    let big_root = pages.allocate_root(layout(big, 64)).expect("big root");
+    fill(big_root, big, 9);
+    // SAFETY: `big_root` is a live root.
+    let under_big = unsafe { pages.allocate_child(big_root, layout(8, 8)) }.expect("child");
+    fill(under_big, 8, 10);
+    // SAFETY: all are live blocks of `pages`.
+    unsafe {
+        assert_eq!(pages.block_status(root), BlockStatus::Root);
+        assert_eq!(pages.block_status(child), BlockStatus::Child);
+        assert_eq!(pages.block_status(small), BlockStatus::Child);
+        assert_eq!(pages.block_status(big_root), BlockStatus::Root);
+        assert_eq!(pages.block_status(under_big), BlockStatus::Child);
+    }
+    // A big block grows and shrinks in place within its mapping, and not past it.
+    // SAFETY: `child` is live, of `(big, 4096)`, used by no other thread.
+    unsafe {
+        assert!(pages.resize_in_place(child, layout(big, 4096), big + 3000));
+        assert!(!pages.resize_in_place(child, layout(big + 3000, 4096), 1 << 30));
+        assert!(pages.resize_in_place(child, layout(big + 3000, 4096), big));
+    }
+    let stats = pages.stats();
+    assert_eq!((stats.roots, stats.children), (2, 3));
+    assert_eq!(stats.bytes_in_use, 24 + big + 32 + big + 8);
+    check(child, big, 7);
+    check(small, 32, 8);
+    check(big_root, big, 9);
+    check(under_big, 8, 10);
+    // SAFETY: both are live roots; their blocks are not used afterwards.
+    unsafe {
+        pages.free_root(root);
+        pages.free_root(big_root);
+    }
+    assert!(pages.stats().is_empty());
+    // The big mappings went back to the OS; only standard runs are cached.
+    assert_eq!(pages.bytes_mapped(), pages.bytes_cached());
+    assert_eq!(pages.cached_runs(), 2);
+    pages.trim_cache();
+    assert_eq!(pages.bytes_mapped(), 0);
+}
+
+#[test]
+fn freed_runs_are_reused_from_the_cache() {
+    let pages = MmapPages::new();
+    let first = pages.allocate_root(layout(100, 16)).expect("root");
+    // SAFETY: `first` is a live root.
+    unsafe { pages.free_root(first) };
+    let mapped = pages.bytes_mapped();
+    assert_eq!(pages.cached_runs(), 1);
+    for _ in 0..iterations(1000, 20) {
+        let root = pages.allocate_root(layout(100, 16)).expect("root");
+        assert_eq!(
+            root, first,
+            "the cached run is reused, the root at the same place"
+        );
+        assert_eq!(pages.cached_runs(), 0);
+        // SAFETY: `root` is a live root.
+        unsafe {
+            pages.allocate_child(root, layout(500, 8)).expect("child");
+            pages.free_root(root);
+        }
+        assert_eq!(pages.bytes_mapped(), mapped, "no new mapping");
+    }
+    pages.trim_cache();
+    assert_eq!(pages.bytes_mapped(), 0);
+}
+
+#[test]
+fn the_cache_keeps_at_most_its_limit() {
+    let pages = MmapPages::with_run_size(16 << 10).with_cache_limit(3);
+    let run = pages.run_mapping_len();
+    let roots: Vec<_> = (0..10)
+        .map(|i| pages.allocate_root(layout(i, 8)).expect("root"))
+        .collect();
+    assert_eq!(pages.bytes_mapped(), 10 * run);
+    for (i, root) in roots.into_iter().enumerate() {
+        // SAFETY: each is a live root, freed once.
+        unsafe { pages.free_root(root) };
+        assert_eq!(pages.cached_runs(), (i + 1).min(3));
+        assert_eq!(pages.bytes_mapped(), (9 - i) * run + pages.bytes_cached());
+    }
+    // One root with many runs: the cache takes what fits, the rest is unmapped.
+    let (root, children) = tree(&pages, iterations(2000, 600), 64);
+    check_tree(root, &children, 64);
+    // SAFETY: `root` is a live root.
+    unsafe { pages.free_root(root) };
+    assert_eq!(pages.cached_runs(), 3);
+    assert_eq!(pages.bytes_mapped(), 3 * run);
+    pages.trim_cache();
+    assert_eq!(pages.bytes_mapped(), 0);
+    // With no cache, every freed run goes back at once.
+    let none = MmapPages::new().with_cache_limit(0);
+    let root = none.allocate_root(layout(1, 1)).expect("root");
+    // SAFETY: `root` is a live root.
+    unsafe { none.free_root(root) };
+    assert_eq!((none.cached_runs(), none.bytes_mapped()), (0, 0));
+}
+
+#[test]
+fn every_alignment_up_to_max_align_and_no_further() {
+    let pages = MmapPages::with_run_size(16 << 10);
+    assert_eq!(pages.max_align(), 8 << 10);
+    let root = pages.allocate_root(layout(8, 8)).expect("root");
+    for shift in 0..=13 {
+        let align = 1usize << shift;
+        for size in [0, 1, 100, 5000] {
+            let l = layout(size, align);
+            let r = pages.allocate_root(l).expect("aligned root");
+            assert_eq!(r.as_ptr() as usize % align.max(MIN_ALIGN), 0);
+            fill(r, size, shift);
+            // SAFETY: `root` is a live root.
+            let c = unsafe { pages.allocate_child(root, l) }.expect("aligned child");
+            assert_eq!(c.as_ptr() as usize % align.max(MIN_ALIGN), 0);
+            fill(c, size, shift + 1);
+            check(r, size, shift);
+            // SAFETY: `r` is a live root.
+            unsafe { pages.free_root(r) };
+        }
+    }
+    let too_much = layout(8, 16 << 10);
+    assert!(pages.allocate_root(too_much).is_err());
+    // SAFETY: `root` is a live root.
+    assert!(unsafe { pages.allocate_child(root, too_much) }.is_err());
+    // SAFETY: `root` is a live root.
+    unsafe { pages.free_root(root) };
+    assert!(pages.stats().is_empty());
+}
+
+#[test]
+fn the_last_child_of_a_run_resizes_and_is_reclaimed() {
+    let pages = MmapPages::new();
+    let root = pages.allocate_root(layout(40, 8)).expect("root");
+    // SAFETY: `root` is a live root; `a` and `b` are its live children, each used by
+    // this thread only, with the layouts given.
+    unsafe {
+        // The root is the last block of its run until a child comes.
+        assert!(pages.resize_in_place(root, layout(40, 8), 400));
+        assert_eq!(pages.stats().bytes_in_use, 400);
+        let a = pages.allocate_child(root, layout(64, 8)).expect("a");
+        assert!(
+            !pages.resize_in_place(root, layout(400, 8), 40),
+            "not last any more"
+        );
+        let b = pages.allocate_child(root, layout(64, 8)).expect("b");
+        fill(a, 64, 1);
+        fill(b, 64, 2);
+        // `a` is not the last: refused, nothing changes.
+        let before = pages.stats();
+        assert!(!pages.resize_in_place(a, layout(64, 8), 128));
+        assert!(!pages.reclaim_child(a, layout(64, 8)));
+        assert_eq!(pages.stats(), before);
+        // `b` is: it grows in place, keeps its bytes, then goes back.
+        assert!(pages.resize_in_place(b, layout(64, 8), 1000));
+        check(b, 64, 2);
+        assert_eq!(pages.stats().bytes_in_use, 400 + 64 + 1000);
+        assert!(pages.reclaim_child(b, layout(1000, 8)));
+        assert_eq!(pages.stats().children, 1);
+        // Its space is carved again for the next child; `a` is untouched.
+        let c = pages.allocate_child(root, layout(64, 8)).expect("c");
+        assert_eq!(c, b);
+        check(a, 64, 1);
+        // Now `c` then `a` are the last ones, in that order.
+        assert!(pages.reclaim_child(c, layout(64, 8)));
+        assert!(pages.reclaim_child(a, layout(64, 8)));
+        // The root is last again and the root is never reclaimed as a child.
+        assert!(!pages.reclaim_child(root, layout(400, 8)));
+        assert_eq!(pages.stats().bytes_in_use, 400);
+        pages.free_root(root);
+    }
+    assert!(pages.stats().is_empty());
+}
+
+#[cfg(debug_assertions)]
+#[test]
+#[should_panic(expected = "free_root was given a pointer that is not a live root")]
+fn free_root_of_a_child_panics_in_debug_builds() {
+    let pages = MmapPages::new();
+    let root = pages.allocate_root(layout(8, 8)).expect("root");
+    // SAFETY: `root` is a live root. Passing a child to `free_root` breaks its
+    // precondition on purpose: the backend detects it (the tag and the root address
+    // in the child's mapping header) before touching anything.
+    unsafe {
+        let child = pages.allocate_child(root, layout(8, 8)).expect("child");
+        pages.free_root(child);
+    }
+}
+
+#[cfg(debug_assertions)]
+#[test]
+#[should_panic(expected = "free_root was given a pointer that is not a live root")]
+fn free_root_twice_panics_in_debug_builds() {
+    let pages = MmapPages::new();
+    let root = pages.allocate_root(layout(8, 8)).expect("root");
+    // SAFETY: the second free breaks the precondition on purpose: the root's run is in
+    // the cache (still mapped), its tag says free, and the backend refuses it.
+    unsafe {
+        pages.free_root(root);
+        pages.free_root(root);
+    }
+}
+
+#[test]
+fn threads_share_a_root_across_many_runs() {
+    let pages = MmapPages::with_run_size(16 << 10).with_cache_limit(8);
+    let threads = iterations(4, 3);
+    let per_thread = iterations(20_000, 300);
+    let root = pages.allocate_root(layout(16, 16)).expect("root").as_ptr() as usize;
+    let blocks: Vec<Vec<(usize, usize)>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let pages = &pages;
+                s.spawn(move || {
+                    let root = NonNull::new(root as *mut u8).expect("non-null");
+                    let mut mine = Vec::with_capacity(per_thread);
+                    for i in 0..per_thread {
+                        // Mostly small children, now and then a big one.
+                        let size = if i % 997 == 0 { 20 << 10 } else { 16 + i % 48 };
+                        // SAFETY: `root` is live until every thread is joined.
+                        let p =
+                            unsafe { pages.allocate_child(root, layout(size, 8)) }.expect("child");
+                        fill(p, size.min(64), t * 1_000_000 + i);
+                        mine.push((p.as_ptr() as usize, size));
+                    }
+                    mine
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("thread"))
+            .collect()
+    });
+    let mut spans: Vec<(usize, usize)> = blocks.iter().flatten().copied().collect();
+    for (t, mine) in blocks.iter().enumerate() {
+        for (i, &(p, size)) in mine.iter().enumerate() {
+            check(
+                NonNull::new(p as *mut u8).expect("non-null"),
+                size.min(64),
+                t * 1_000_000 + i,
+            );
+        }
+    }
+    spans.sort_unstable();
+    for w in spans.windows(2) {
+        assert!(w[0].0 + w[0].1 <= w[1].0, "blocks overlap");
+    }
+    let stats = pages.stats();
+    assert_eq!(stats.children, threads * per_thread);
+    assert_eq!(
+        stats.bytes_in_use,
+        16 + spans.iter().map(|s| s.1).sum::<usize>()
+    );
+    // SAFETY: `root` is a live root; every thread is joined.
+    unsafe { pages.free_root(NonNull::new(root as *mut u8).expect("non-null")) };
+    assert!(pages.stats().is_empty());
+    assert!(pages.cached_runs() <= 8);
+    pages.trim_cache();
+    assert_eq!(pages.bytes_mapped(), 0);
+}
+
+#[test]
+fn threads_make_and_free_roots_through_the_cache() {
+    let pages = MmapPages::with_run_size(16 << 10).with_cache_limit(4);
+    let threads = iterations(4, 3);
+    let rounds = iterations(3000, 30);
+    std::thread::scope(|s| {
+        for t in 0..threads {
+            let pages = &pages;
+            s.spawn(move || {
+                for r in 0..rounds {
+                    let (root, children) = tree(pages, r % 50, 48);
+                    check_tree(root, &children, 48);
+                    assert!(pages.cached_runs() <= 4);
+                    // SAFETY: `root` is a live root of this thread's.
+                    unsafe { pages.free_root(root) };
+                    let _ = t;
+                }
+            });
+        }
+    });
+    assert!(pages.stats().is_empty());
+    assert!(pages.cached_runs() <= 4);
+    assert_eq!(pages.bytes_mapped(), pages.bytes_cached());
+    pages.trim_cache();
+    assert_eq!(pages.bytes_mapped(), 0);
+}
+
+#[test]
+fn sizes_past_isize_max_are_errors_and_leave_it_usable() {
+    let pages = MmapPages::new();
+    let root = pages.allocate_root(layout(8, 8)).expect("root");
+    for l in [
+        layout(isize::MAX as usize, 1),
+        layout(isize::MAX as usize - 4095, 4096),
+        layout(isize::MAX as usize / 2 + 1, 8),
+    ] {
+        assert!(pages.allocate_root(l).is_err());
+        // SAFETY: `root` is a live root.
+        assert!(unsafe { pages.allocate_child(root, l) }.is_err());
+    }
+    // SAFETY: `root` is live, of (8, 8).
+    assert!(!unsafe { pages.resize_in_place(root, layout(8, 8), isize::MAX as usize) });
+    assert_eq!(pages.stats().bytes_in_use, 8);
+    // SAFETY: `root` is a live root.
+    unsafe { pages.free_root(root) };
+    assert!(pages.stats().is_empty());
+    pages.trim_cache();
+    assert_eq!(pages.bytes_mapped(), 0);
+}
