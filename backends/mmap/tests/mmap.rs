@@ -79,7 +79,7 @@ fn children_fill_runs_and_new_runs_chain_to_the_root() {
         "only standard runs are mapped"
     );
     assert!(
-        runs >= n * 64 / (16 << 10) + 1,
+        runs > n * 64 / (16 << 10),
         "{runs} runs for {n} children"
     );
     assert!(
