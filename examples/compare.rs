@@ -11,7 +11,7 @@ use std::time::Instant;
 #[path = "../benches/workloads/mod.rs"]
 mod workloads;
 
-use workloads::bodies::{TREE_CHILDREN, bytes_per_child};
+use workloads::bodies::{ChildCost, TREE_CHILDREN, bytes_per_child};
 use workloads::{Contender, Sizes, Visitor, Workload, for_each_contender};
 
 /// Times one workload on each contender it visits.
@@ -49,13 +49,13 @@ impl Visitor for Timer<'_> {
 /// Measures the bytes per 64 B child of each contender it visits.
 struct Memory {
     sizes: Sizes,
-    results: Vec<(String, Option<f64>)>,
+    results: Vec<(String, ChildCost)>,
 }
 
 impl Visitor for Memory {
     fn visit<C: Contender>(&mut self, contender: &C) {
-        let bytes = bytes_per_child(contender, &self.sizes, TREE_CHILDREN);
-        self.results.push((contender.name(), bytes));
+        let cost = bytes_per_child(contender, &self.sizes, TREE_CHILDREN);
+        self.results.push((contender.name(), cost));
     }
 }
 
@@ -85,6 +85,28 @@ fn main() {
         .map_or(5, |r| r.parse().expect("REPS is a number"));
     let started = Instant::now();
 
+    // Memory first, while every allocator is fresh (see `bytes_per_child`).
+    println!("bytes per 64 B child, measured over {TREE_CHILDREN} children of one root\n");
+    let mut memory = Memory {
+        sizes: Sizes::fixed_64(),
+        results: Vec::new(),
+    };
+    for_each_contender(&mut memory);
+    let names: Vec<String> = memory.results.iter().map(|(n, _)| n.clone()).collect();
+    header("", &names);
+    let cell = |b: Option<f64>| b.map_or("n/a".to_owned(), |b| format!("{b:.1}"));
+    let held = memory.results.iter().map(|(_, c)| cell(c.held));
+    println!(
+        "{}",
+        row(std::iter::once("allocator's figure".to_owned()).chain(held))
+    );
+    let resident = memory.results.iter().map(|(_, c)| cell(c.resident));
+    println!(
+        "{}",
+        row(std::iter::once("resident (VmRSS)".to_owned()).chain(resident))
+    );
+    println!();
+
     println!("ns per operation (median of {reps} runs), and the ratio to malloc\n");
     let mut names: Option<Vec<String>> = None;
     for workload in Workload::all()
@@ -111,23 +133,6 @@ fn main() {
         debug_assert_eq!(names.len(), timer.results.len());
         println!("{}", row(std::iter::once(workload.name()).chain(cells)));
     }
-
-    println!("\nbytes per 64 B child, measured over {TREE_CHILDREN} children of one root\n");
-    let mut memory = Memory {
-        sizes: Sizes::fixed_64(),
-        results: Vec::new(),
-    };
-    for_each_contender(&mut memory);
-    let names: Vec<String> = memory.results.iter().map(|(n, _)| n.clone()).collect();
-    header("", &names);
-    let cells = memory
-        .results
-        .iter()
-        .map(|(_, b)| b.map_or("n/a".to_owned(), |b| format!("{b:.1}")));
-    println!(
-        "{}",
-        row(std::iter::once("bytes / child".to_owned()).chain(cells))
-    );
 
     println!("\n(all in {:.1} s)", started.elapsed().as_secs_f64());
 }

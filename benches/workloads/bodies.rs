@@ -13,6 +13,7 @@ use allocator_api2::alloc::Allocator;
 use allocator_api2::vec::Vec as ApiVec;
 
 use super::contender::{AllocUser, Contender, OutOfMemory};
+use super::footprint::{resident, trim_heap};
 use super::sizes::{Rng, Sizes};
 
 /// Workload 1: root allocations, each freed at once.
@@ -312,15 +313,35 @@ impl AllocUser for Grow {
     }
 }
 
-/// Workload "memory": the bytes each child costs, measured: the growth of
-/// [`Contender::footprint`] over `n` children of one root (the root's own cost not
-/// counted), divided by `n`. `None` if the contender has no figure or ran out.
-pub fn bytes_per_child<C: Contender>(c: &C, sizes: &Sizes, n: usize) -> Option<f64> {
-    let mut root = c.root(sizes.layout(0))?;
-    let before = c.footprint();
+/// The bytes each child costs, measured two ways (see `footprint.rs`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ChildCost {
+    /// From the allocator's own figure ([`Contender::footprint`]).
+    pub held: Option<f64>,
+    /// From the growth of the process's resident memory.
+    pub resident: Option<f64>,
+}
+
+/// Workload "memory": the bytes each child costs: the growth of the footprint over `n`
+/// children of one root (the root's own cost not counted), divided by `n`. Run it on a
+/// fresh process, before the timed workloads, for the resident figure to mean much.
+pub fn bytes_per_child<C: Contender>(c: &C, sizes: &Sizes, n: usize) -> ChildCost {
+    let Some(mut root) = c.root(sizes.layout(0)) else {
+        return ChildCost::default();
+    };
+    trim_heap();
+    let (held_before, resident_before) = (c.footprint(), resident());
     let added = add_children(c, &mut root, sizes, 1, n);
-    let after = c.footprint();
+    let (held_after, resident_after) = (c.footprint(), resident());
     free(c, root);
-    added.ok()?;
-    Some((after?.checked_sub(before?)?) as f64 / n as f64)
+    if added.is_err() {
+        return ChildCost::default();
+    }
+    let per_child = |before: Option<usize>, after: Option<usize>| {
+        Some(after?.checked_sub(before?)? as f64 / n as f64)
+    };
+    ChildCost {
+        held: per_child(held_before, held_after),
+        resident: per_child(resident_before, resident_after),
+    }
 }

@@ -59,12 +59,13 @@ pub trait Contender {
     fn footprint(&self) -> Option<usize>;
 }
 
-/// The last segment of a type's path: `linked_alloc_system::SystemHeap` → `SystemHeap`.
+/// The last segment of a type's path, without generic arguments or `&`:
+/// `&linked_alloc_pool::StaticPool<1024>` → `StaticPool`.
 pub fn short_type_name<T: ?Sized>() -> String {
     let full = core::any::type_name::<T>();
     let base = full.split('<').next().unwrap_or(full);
     let start = base.rfind("::").map_or(0, |i| i + 2);
-    full[start..].to_owned()
+    base[start..].trim_start_matches('&').to_owned()
 }
 
 impl<B: LinkedAllocator + BackendFootprint> Contender for Linked<B> {

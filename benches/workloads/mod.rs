@@ -23,8 +23,27 @@ pub use bodies::{Kind, Workload};
 pub use contender::{AllocUser, Contender, OutOfMemory, Visitor};
 pub use sizes::Sizes;
 
+use std::mem::MaybeUninit;
+use std::sync::OnceLock;
+
 use linked_alloc::Linked;
+use linked_alloc_mmap::MmapPages;
+use linked_alloc_pool::StaticPool;
 use linked_alloc_system::SystemHeap;
+
+/// The bytes of the benches' pool: room for the largest workload (a million children
+/// of up to 512 bytes live at once). Its pages are touched only as they are used.
+pub const POOL_BYTES: usize = 512 << 20;
+
+/// The pool of the benches: too large for a `static` in the binary or for the stack,
+/// so made in place in a leaked heap block, once.
+pub fn bench_pool() -> &'static StaticPool<POOL_BYTES> {
+    static POOL: OnceLock<&'static StaticPool<POOL_BYTES>> = OnceLock::new();
+    POOL.get_or_init(|| {
+        let slot: &'static mut MaybeUninit<StaticPool<POOL_BYTES>> = Box::leak(Box::new_uninit());
+        StaticPool::new_in_place(slot)
+    })
+}
 
 /// Calls `visitor` on every contender, `malloc` (the reference of the ratios) first.
 ///
@@ -34,6 +53,8 @@ use linked_alloc_system::SystemHeap;
 pub fn for_each_contender(visitor: &mut impl Visitor) {
     visitor.visit(&peers::Malloc);
     visitor.visit(&Linked::new(SystemHeap::new()));
+    visitor.visit(&Linked::new(MmapPages::new()));
+    visitor.visit(&Linked::new(bench_pool()));
     visitor.visit(&peers::Bumpalo);
     #[cfg(feature = "talloc")]
     visitor.visit(&talloc::Talloc);
