@@ -12,12 +12,20 @@ use rustix::mm::{MapFlags, ProtFlags, mmap_anonymous, munmap};
 /// supports has pages smaller than 4096 bytes.
 pub(crate) const MAP_ALIGN: usize = 4096;
 
+/// The longest mapping asked of Miri's `mmap` (1 GiB); see [`map`].
+const MIRI_MAX_LEN: usize = 1 << 30;
+
 /// Maps `len` bytes (`len > 0`) of fresh, private, zero-filled, read-write anonymous
 /// pages, aligned to at least [`MAP_ALIGN`]. `None` if the OS refuses (out of memory or
 /// address space, or a length it does not take).
 #[inline]
 pub(crate) fn map(len: usize) -> Option<NonNull<u8>> {
     debug_assert!(len > 0);
+    // Miri stops the program with "resource exhaustion" where an OS returns ENOMEM, so
+    // under Miri this module refuses what no test needs, as an OS out of memory would.
+    if cfg!(miri) && len > MIRI_MAX_LEN {
+        return None;
+    }
     // SAFETY: a null address hint lets the OS choose where to put the mapping, so it
     // replaces no memory that anything else uses; `mmap_anonymous` has no other
     // precondition.

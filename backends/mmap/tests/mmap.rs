@@ -78,10 +78,7 @@ fn children_fill_runs_and_new_runs_chain_to_the_root() {
         0,
         "only standard runs are mapped"
     );
-    assert!(
-        runs > n * 64 / (16 << 10),
-        "{runs} runs for {n} children"
-    );
+    assert!(runs > n * 64 / (16 << 10), "{runs} runs for {n} children");
     assert!(
         runs <= n * 64 / (16 << 10) + 2,
         "{runs} runs for {n} children"
@@ -327,27 +324,34 @@ fn free_root_twice_panics_in_debug_builds() {
     }
 }
 
+/// A block pointer that may cross threads in these tests.
+#[derive(Clone, Copy, Debug)]
+struct SendPtr(NonNull<u8>);
+// SAFETY: each block is written by one thread and read after that thread is joined;
+// the allocator is `Sync`.
+unsafe impl Send for SendPtr {}
+
 #[test]
 fn threads_share_a_root_across_many_runs() {
     let pages = MmapPages::with_run_size(16 << 10).with_cache_limit(8);
     let threads = iterations(4, 3);
     let per_thread = iterations(20_000, 300);
-    let root = pages.allocate_root(layout(16, 16)).expect("root").as_ptr() as usize;
-    let blocks: Vec<Vec<(usize, usize)>> = std::thread::scope(|s| {
+    let root = SendPtr(pages.allocate_root(layout(16, 16)).expect("root"));
+    let blocks: Vec<Vec<(SendPtr, usize)>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
             .map(|t| {
                 let pages = &pages;
                 s.spawn(move || {
-                    let root = NonNull::new(root as *mut u8).expect("non-null");
+                    let root = root;
                     let mut mine = Vec::with_capacity(per_thread);
                     for i in 0..per_thread {
                         // Mostly small children, now and then a big one.
                         let size = if i % 997 == 0 { 20 << 10 } else { 16 + i % 48 };
                         // SAFETY: `root` is live until every thread is joined.
-                        let p =
-                            unsafe { pages.allocate_child(root, layout(size, 8)) }.expect("child");
+                        let p = unsafe { pages.allocate_child(root.0, layout(size, 8)) }
+                            .expect("child");
                         fill(p, size.min(64), t * 1_000_000 + i);
-                        mine.push((p.as_ptr() as usize, size));
+                        mine.push((SendPtr(p), size));
                     }
                     mine
                 })
@@ -358,16 +362,16 @@ fn threads_share_a_root_across_many_runs() {
             .map(|h| h.join().expect("thread"))
             .collect()
     });
-    let mut spans: Vec<(usize, usize)> = blocks.iter().flatten().copied().collect();
     for (t, mine) in blocks.iter().enumerate() {
         for (i, &(p, size)) in mine.iter().enumerate() {
-            check(
-                NonNull::new(p as *mut u8).expect("non-null"),
-                size.min(64),
-                t * 1_000_000 + i,
-            );
+            check(p.0, size.min(64), t * 1_000_000 + i);
         }
     }
+    let mut spans: Vec<(usize, usize)> = blocks
+        .iter()
+        .flatten()
+        .map(|&(p, size)| (p.0.as_ptr() as usize, size))
+        .collect();
     spans.sort_unstable();
     for w in spans.windows(2) {
         assert!(w[0].0 + w[0].1 <= w[1].0, "blocks overlap");
@@ -379,7 +383,7 @@ fn threads_share_a_root_across_many_runs() {
         16 + spans.iter().map(|s| s.1).sum::<usize>()
     );
     // SAFETY: `root` is a live root; every thread is joined.
-    unsafe { pages.free_root(NonNull::new(root as *mut u8).expect("non-null")) };
+    unsafe { pages.free_root(root.0) };
     assert!(pages.stats().is_empty());
     assert!(pages.cached_runs() <= 8);
     pages.trim_cache();
