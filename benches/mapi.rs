@@ -24,7 +24,7 @@ struct Group<'a, 'c> {
 impl Visitor for Group<'_, '_> {
     fn visit<C: Contender>(&mut self, contender: &C) {
         let workload = self.workload;
-        if workload.run(contender).is_err() {
+        if workload.warm_up(contender).is_err() {
             eprintln!(
                 "{}/{}: out of memory, skipped",
                 workload.name(),
@@ -39,6 +39,7 @@ impl Visitor for Group<'_, '_> {
 
 /// Every workload on every contender.
 fn mapi(c: &mut Criterion) {
+    workloads::glibc::settle_c_heap();
     for workload in Workload::all() {
         let mut group = c.benchmark_group(workload.name());
         group.throughput(Throughput::Elements(workload.ops()));

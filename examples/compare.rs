@@ -1,138 +1,240 @@
 //! The quick comparison: every benchmark workload on every contender (our backends and
-//! the peers), timed with `Instant` (median of a few runs), printed as a Markdown table
-//! of ns per operation and the ratio to `malloc`, then the measured bytes per 64 B
-//! child. The workloads are the criterion benches' own bodies (`benches/workloads`).
+//! the peers), timed with `Instant` (median of a few runs), printed as Markdown tables:
+//! the measured bytes per 64 B child, then ns per operation and the ratio to `malloc`.
+//! The workloads are the criterion benches' own bodies (`benches/workloads`).
 //!
-//! `cargo run --release --example compare [--features talloc] [-- FILTER [REPS]]`:
-//! FILTER keeps the workloads whose name contains it; REPS runs each (default 5).
+//! `cargo run --release --example compare [--features talloc] [-- WORKLOADS [CONTENDERS
+//! [REPS]]]`: keeps the workloads (`memory` is one) and the contenders whose names
+//! contain these strings (default: all); runs each REPS times (default 5).
+//!
+//! Each contender is measured in a process of its own (this program, started again), so
+//! that none finds the C heap as another left it; in it, each workload runs once
+//! untimed, then REPS times timed.
+//!
+//! On a busy machine, `COMPARE_CLOCK=cpu` times with the thread's CPU time (user and
+//! system, page faults included) instead of `Instant`'s wall time, so that the time
+//! the thread waits for a core is not counted.
 
+use std::collections::HashMap;
+use std::process::Command;
 use std::time::Instant;
 
 #[path = "../benches/workloads/mod.rs"]
 mod workloads;
 
-use workloads::bodies::{ChildCost, TREE_CHILDREN, bytes_per_child};
-use workloads::{Contender, Sizes, Visitor, Workload, for_each_contender};
+use workloads::bodies::{TREE_CHILDREN, bytes_per_child};
+use workloads::{Contender, Only, Sizes, Visitor, Workload, for_each_contender};
 
-/// Times one workload on each contender it visits.
-struct Timer<'a> {
-    workload: &'a Workload,
-    reps: usize,
-    /// `(contender, ns per op)`, `None` where it ran out of memory.
-    results: Vec<(String, Option<f64>)>,
+/// Set in the environment of the process that measures one contender: its name.
+const CONTENDER_ENV: &str = "COMPARE_CONTENDER";
+/// The name of the memory measurement, for the filter.
+const MEMORY: &str = "0_memory_per_child_64B";
+
+/// What the timer reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Clock {
+    /// `Instant`: wall time.
+    Wall,
+    /// The thread's CPU time (Linux `CLOCK_THREAD_CPUTIME_ID`).
+    Cpu,
 }
 
-impl Visitor for Timer<'_> {
-    fn visit<C: Contender>(&mut self, contender: &C) {
-        // One untimed run first: it warms the caches and the allocator's free lists.
-        let mut ns = match self.workload.run(contender) {
-            Ok(_) => Vec::with_capacity(self.reps),
-            Err(_) => {
-                self.results.push((contender.name(), None));
-                return;
-            }
-        };
-        for _ in 0..self.reps {
-            let start = Instant::now();
-            let ops = self
-                .workload
-                .run(contender)
-                .expect("ran out of memory on a re-run");
-            ns.push(start.elapsed().as_nanos() as f64 / ops as f64);
+/// `struct timespec` on 64-bit Linux.
+#[repr(C)]
+#[derive(Debug, Default)]
+struct Timespec {
+    sec: i64,
+    nsec: i64,
+}
+
+// SAFETY: the C library's `clock_gettime`, with its C signature (64-bit Linux).
+unsafe extern "C" {
+    fn clock_gettime(clock: i32, time: *mut Timespec) -> i32;
+}
+
+impl Clock {
+    /// From the environment: `COMPARE_CLOCK=cpu` on 64-bit Linux, else wall time.
+    fn from_env() -> Self {
+        let cpu = std::env::var("COMPARE_CLOCK").is_ok_and(|v| v == "cpu");
+        if cpu && cfg!(all(target_os = "linux", target_pointer_width = "64")) {
+            Self::Cpu
+        } else {
+            Self::Wall
         }
-        ns.sort_by(f64::total_cmp);
-        self.results
-            .push((contender.name(), Some(ns[ns.len() / 2])));
+    }
+
+    /// Nanoseconds since some fixed point, on this clock.
+    fn now_ns(self, origin: Instant) -> u128 {
+        match self {
+            Self::Wall => origin.elapsed().as_nanos(),
+            Self::Cpu => {
+                /// `CLOCK_THREAD_CPUTIME_ID` on Linux.
+                const THREAD_CPUTIME: i32 = 3;
+                let mut t = Timespec::default();
+                // SAFETY: `t` is a valid `timespec` to write; the clock id exists on
+                // Linux (`from_env` chose `Cpu` only there).
+                let ok = unsafe { clock_gettime(THREAD_CPUTIME, &mut t) } == 0;
+                assert!(ok, "clock_gettime(CLOCK_THREAD_CPUTIME_ID) failed");
+                t.sec as u128 * 1_000_000_000 + t.nsec as u128
+            }
+        }
     }
 }
 
-/// Measures the bytes per 64 B child of each contender it visits.
-struct Memory {
-    sizes: Sizes,
-    results: Vec<(String, ChildCost)>,
+/// Collects the contenders' names.
+#[derive(Debug, Default)]
+struct Names(Vec<String>);
+
+impl Visitor for Names {
+    fn visit<C: Contender>(&mut self, contender: &C) {
+        self.0.push(contender.name());
+    }
 }
 
-impl Visitor for Memory {
+/// In the process of one contender: measures it and prints one line per measurement,
+/// `name<TAB>value[<TAB>value]`, `-` for no value.
+struct Measure<'a> {
+    workloads: &'a [Workload],
+    memory: bool,
+    reps: usize,
+    clock: Clock,
+}
+
+/// A value for the lines of [`Measure`].
+fn value(v: Option<f64>) -> String {
+    v.map_or("-".to_owned(), |v| v.to_string())
+}
+
+impl Visitor for Measure<'_> {
     fn visit<C: Contender>(&mut self, contender: &C) {
-        let cost = bytes_per_child(contender, &self.sizes, TREE_CHILDREN);
-        self.results.push((contender.name(), cost));
+        // Memory first, while the allocator is fresh (see `bytes_per_child`).
+        if self.memory {
+            let cost = bytes_per_child(contender, &Sizes::fixed_64(), TREE_CHILDREN);
+            println!("{MEMORY}\t{}\t{}", value(cost.held), value(cost.resident));
+        }
+        let origin = Instant::now();
+        for workload in self.workloads {
+            let median = workload.warm_up(contender).ok().map(|()| {
+                let mut ns: Vec<f64> = (0..self.reps)
+                    .map(|_| {
+                        let start = self.clock.now_ns(origin);
+                        let ops = workload.run(contender).expect("out of memory on a re-run");
+                        (self.clock.now_ns(origin) - start) as f64 / ops as f64
+                    })
+                    .collect();
+                ns.sort_by(f64::total_cmp);
+                ns[ns.len() / 2]
+            });
+            println!("{}\t{}", workload.name(), value(median));
+        }
     }
 }
 
 /// A row of cells, Markdown style.
-fn row(cells: impl IntoIterator<Item = String>) -> String {
-    let cells: Vec<String> = cells.into_iter().collect();
+fn row(first: &str, cells: impl IntoIterator<Item = String>) -> String {
+    let cells: Vec<String> = std::iter::once(first.to_owned()).chain(cells).collect();
     format!("| {} |", cells.join(" | "))
 }
 
 /// The header row and the separator of a table with these names.
 fn header(first: &str, names: &[String]) {
-    println!(
-        "{}",
-        row(std::iter::once(first.to_owned()).chain(names.iter().cloned()))
+    println!("{}", row(first, names.iter().cloned()));
+    println!("{}", row("---", names.iter().map(|_| "---:".to_owned())));
+}
+
+/// The ratio cell: `12.3 ns (1.05x)`.
+fn cell(ns: Option<f64>, malloc: Option<f64>) -> String {
+    match (ns, malloc) {
+        (Some(ns), Some(m)) => format!("{ns:.1} ns ({:.2}x)", ns / m),
+        (Some(ns), None) => format!("{ns:.1} ns"),
+        (None, _) => "n/a".to_owned(),
+    }
+}
+
+/// Runs this program again to measure `name`; its lines as `name → values`.
+fn measure_in_child(name: &str) -> HashMap<String, Vec<Option<f64>>> {
+    let exe = std::env::current_exe().expect("the path of this program");
+    let output = Command::new(exe)
+        .args(std::env::args().skip(1))
+        .env(CONTENDER_ENV, name)
+        .output()
+        .expect("start the measuring process");
+    assert!(
+        output.status.success(),
+        "measuring {name} failed: {}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
     );
-    println!(
-        "{}",
-        row((0..=names.len()).map(|i| if i == 0 { "---" } else { "---:" }.to_owned()))
-    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| {
+            let mut fields = line.split('\t');
+            let key = fields.next()?.to_owned();
+            Some((key, fields.map(|v| v.parse().ok()).collect()))
+        })
+        .collect()
 }
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let filter = args.next().unwrap_or_default();
+    let workload_filter = args.next().unwrap_or_default();
+    let contender_filter = args.next().unwrap_or_default();
     let reps: usize = args
         .next()
         .map_or(5, |r| r.parse().expect("REPS is a number"));
-    let started = Instant::now();
+    let workloads: Vec<Workload> = Workload::all()
+        .into_iter()
+        .filter(|w| w.name().contains(&workload_filter))
+        .collect();
+    let memory = MEMORY.contains(&workload_filter);
+    let clock = Clock::from_env();
 
-    // Memory first, while every allocator is fresh (see `bytes_per_child`).
-    println!("bytes per 64 B child, measured over {TREE_CHILDREN} children of one root\n");
-    let mut memory = Memory {
-        sizes: Sizes::fixed_64(),
-        results: Vec::new(),
-    };
-    for_each_contender(&mut memory);
-    let names: Vec<String> = memory.results.iter().map(|(n, _)| n.clone()).collect();
-    header("", &names);
-    let cell = |b: Option<f64>| b.map_or("n/a".to_owned(), |b| format!("{b:.1}"));
-    let held = memory.results.iter().map(|(_, c)| cell(c.held));
-    println!(
-        "{}",
-        row(std::iter::once("allocator's figure".to_owned()).chain(held))
-    );
-    let resident = memory.results.iter().map(|(_, c)| cell(c.resident));
-    println!(
-        "{}",
-        row(std::iter::once("resident (VmRSS)".to_owned()).chain(resident))
-    );
-    println!();
-
-    println!("ns per operation (median of {reps} runs), and the ratio to malloc\n");
-    let mut names: Option<Vec<String>> = None;
-    for workload in Workload::all()
-        .iter()
-        .filter(|w| w.name().contains(&filter))
-    {
-        let mut timer = Timer {
-            workload,
+    if let Ok(name) = std::env::var(CONTENDER_ENV) {
+        workloads::glibc::settle_c_heap();
+        let mut measure = Measure {
+            workloads: &workloads,
+            memory,
             reps,
-            results: Vec::new(),
+            clock,
         };
-        for_each_contender(&mut timer);
-        let names = names.get_or_insert_with(|| {
-            let names: Vec<String> = timer.results.iter().map(|(n, _)| n.clone()).collect();
-            header("workload", &names);
-            names
-        });
-        let malloc = timer.results[0].1;
-        let cells = timer.results.iter().map(|(_, ns)| match (ns, malloc) {
-            (Some(ns), Some(m)) => format!("{ns:.1} ns ({:.2}x)", ns / m),
-            (Some(ns), None) => format!("{ns:.1} ns"),
-            (None, _) => "out of memory".to_owned(),
-        });
-        debug_assert_eq!(names.len(), timer.results.len());
-        println!("{}", row(std::iter::once(workload.name()).chain(cells)));
+        for_each_contender(&mut Only::exact(&name, &mut measure));
+        return;
     }
 
+    let started = Instant::now();
+    let mut names = Names::default();
+    for_each_contender(&mut Only::new(&contender_filter, &mut names));
+    let results: Vec<_> = names.0.iter().map(|name| measure_in_child(name)).collect();
+    let get = |r: &HashMap<String, Vec<Option<f64>>>, key: &str, i: usize| {
+        r.get(key).and_then(|v| v.get(i).copied().flatten())
+    };
+
+    if memory {
+        println!("bytes per 64 B child, measured over {TREE_CHILDREN} children of one root\n");
+        header("", &names.0);
+        let bytes = |b: Option<f64>| b.map_or("n/a".to_owned(), |b| format!("{b:.1}"));
+        let held = results.iter().map(|r| bytes(get(r, MEMORY, 0)));
+        println!("{}", row("allocator's figure", held));
+        let resident = results.iter().map(|r| bytes(get(r, MEMORY, 1)));
+        println!("{}", row("resident (VmRSS)", resident));
+        println!();
+    }
+
+    if !workloads.is_empty() {
+        let what = if clock == Clock::Cpu {
+            "CPU time"
+        } else {
+            "wall time"
+        };
+        println!("ns per operation ({what}, median of {reps} runs), and the ratio to malloc\n");
+        header("workload", &names.0);
+        let malloc = names.0.iter().position(|n| n == "malloc");
+        for workload in &workloads {
+            let name = workload.name();
+            let base = malloc.and_then(|m| get(&results[m], &name, 0));
+            let cells = results.iter().map(|r| cell(get(r, &name, 0), base));
+            println!("{}", row(&name, cells));
+        }
+    }
     println!("\n(all in {:.1} s)", started.elapsed().as_secs_f64());
 }

@@ -112,6 +112,17 @@ impl Workload {
         }) as u64
     }
 
+    /// Prepares a measurement of `c`: gives the C heap's free memory back (so that what
+    /// ran before does not warm it for `c`), then runs once, untimed, to bring `c` to
+    /// its steady state (caches, free lists, memory it keeps).
+    ///
+    /// # Errors
+    /// [`OutOfMemory`] if the workload does not fit `c` (nothing to measure then).
+    pub fn warm_up<C: Contender>(&self, c: &C) -> Result<(), OutOfMemory> {
+        trim_heap();
+        self.run(c).map(drop)
+    }
+
     /// Runs the workload once on `c`; returns the operations done ([`ops`](Self::ops)).
     ///
     /// # Errors

@@ -113,3 +113,41 @@ pub trait Visitor {
     /// Runs on `contender`.
     fn visit<C: Contender>(&mut self, contender: &C);
 }
+
+/// Passes on to `inner` only the contenders whose name contains `name` (all for ""),
+/// or, made by [`exact`](Self::exact), whose name is `name`.
+#[derive(Debug)]
+pub struct Only<'a, V> {
+    name: &'a str,
+    exact: bool,
+    inner: &'a mut V,
+}
+
+impl<'a, V: Visitor> Only<'a, V> {
+    /// A filter on a part of the name in front of `inner`.
+    pub fn new(name: &'a str, inner: &'a mut V) -> Self {
+        Self {
+            name,
+            exact: false,
+            inner,
+        }
+    }
+
+    /// A filter on the whole name in front of `inner`.
+    pub fn exact(name: &'a str, inner: &'a mut V) -> Self {
+        Self {
+            name,
+            exact: true,
+            inner,
+        }
+    }
+}
+
+impl<V: Visitor> Visitor for Only<'_, V> {
+    fn visit<C: Contender>(&mut self, contender: &C) {
+        let name = contender.name();
+        if (self.exact && name == self.name) || (!self.exact && name.contains(self.name)) {
+            self.inner.visit(contender);
+        }
+    }
+}

@@ -8,59 +8,11 @@
 //! - And, for every contender, the growth of the process's resident memory ([`resident`],
 //!   `VmRSS`), a cross-check that counts pages actually touched.
 
+pub use super::glibc::{heap_in_use, trim_heap};
+
 use linked_alloc_mmap::MmapPages;
 use linked_alloc_pool::StaticPool;
 use linked_alloc_system::SystemHeap;
-
-/// glibc's `struct mallinfo2` (`man 3 mallinfo2`).
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-#[repr(C)]
-#[derive(Debug, Default)]
-struct Mallinfo2 {
-    arena: usize,
-    ordblks: usize,
-    smblks: usize,
-    hblks: usize,
-    hblkhd: usize,
-    usmblks: usize,
-    fsmblks: usize,
-    uordblks: usize,
-    fordblks: usize,
-    keepcost: usize,
-}
-
-// SAFETY: `mallinfo2` (glibc >= 2.33) takes nothing and returns the struct by value;
-// `malloc_trim` takes the bytes to leave at the top of the heap and returns 0 or 1.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-unsafe extern "C" {
-    fn mallinfo2() -> Mallinfo2;
-    fn malloc_trim(pad: usize) -> core::ffi::c_int;
-}
-
-/// Gives the C heap's free memory back to the OS (`malloc_trim(0)`), so that the next
-/// growth of [`resident`] counts new blocks, not reused free ones.
-pub fn trim_heap() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: `malloc_trim` only releases free memory of the C heap.
-    unsafe {
-        malloc_trim(0);
-    }
-}
-
-/// Bytes the C heap has handed out and not taken back: chunks in use in all arenas
-/// (their malloc headers and padding included) plus mmap'd chunks. `None` off glibc.
-pub fn heap_in_use() -> Option<usize> {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        // SAFETY: `mallinfo2` only reads the allocator's counters.
-        let info = unsafe { mallinfo2() };
-        Some(info.uordblks + info.hblkhd)
-    }
-    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-    {
-        None
-    }
-}
 
 /// How a backend tells the bytes it holds. The default is the C heap's figure, right
 /// for a backend that takes its blocks from `malloc`; a backend that maps its own pages

@@ -14,13 +14,14 @@
 pub mod bodies;
 pub mod contender;
 pub mod footprint;
+pub mod glibc;
 pub mod peers;
 pub mod sizes;
 #[cfg(feature = "talloc")]
 pub mod talloc;
 
 pub use bodies::{Kind, Workload};
-pub use contender::{AllocUser, Contender, OutOfMemory, Visitor};
+pub use contender::{AllocUser, Contender, Only, OutOfMemory, Visitor};
 pub use sizes::Sizes;
 
 use std::mem::MaybeUninit;
