@@ -1,0 +1,155 @@
+//! The model must catch a broken backend: each mutant below breaks one promise of the
+//! contract (in ways that stay memory-safe for the test itself), and the fuzz body must
+//! panic on some of the pseudo-random inputs that the real backends pass.
+
+use core::alloc::Layout;
+use core::cell::Cell;
+use core::ptr::NonNull;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use linked_alloc::{AllocError, Linked, LinkedAllocator, Stats};
+use linked_alloc_fuzz::{Config, decode, run};
+use linked_alloc_system::SystemHeap;
+
+/// Which promise the mutant breaks.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Bug {
+    /// `stats()` counts one byte too many once a root has a child.
+    StatsOff,
+    /// A child no larger than the previous child gets the previous child's address.
+    Overlap,
+    /// Each new child writes one byte into the previous child.
+    Scribble,
+    /// `reclaim_child` keeps the child but counts its bytes as given back.
+    ReclaimMiscounts,
+    /// Roots made with an alignment of 256 or more come back only 16-aligned.
+    Misalign,
+}
+
+#[derive(Debug)]
+struct Mutant {
+    inner: SystemHeap,
+    bug: Bug,
+    last_child: Cell<Option<(NonNull<u8>, usize)>>,
+    uncounted: Cell<usize>,
+}
+
+// SAFETY: not a correct backend on purpose (see `Bug`); every pointer it returns is
+// inside a live block of `inner` with at least the requested bytes, so the test's
+// writes stay in bounds. It is used only by the test below, single-threaded.
+unsafe impl LinkedAllocator for Mutant {
+    fn allocate_root(&self, layout: Layout) -> Result<NonNull<u8>, AllocError> {
+        self.last_child.set(None);
+        if self.bug == Bug::Misalign && layout.align() >= 256 {
+            // A block of `align` more bytes, handed out 16 bytes in.
+            let big = Layout::from_size_align(layout.size() + layout.align(), layout.align())
+                .map_err(|_| AllocError)?;
+            let p = self.inner.allocate_root(big)?;
+            // SAFETY: `p` has `size + align >= size + 16` bytes.
+            return Ok(unsafe { p.add(16) });
+        }
+        self.inner.allocate_root(layout)
+    }
+
+    unsafe fn allocate_child(
+        &self,
+        parent: NonNull<u8>,
+        layout: Layout,
+    ) -> Result<NonNull<u8>, AllocError> {
+        // SAFETY: the caller's precondition, forwarded.
+        let p = unsafe { self.inner.allocate_child(parent, layout)? };
+        let last = self.last_child.replace(Some((p, layout.size())));
+        match (self.bug, last) {
+            (Bug::Overlap, Some((q, n))) if layout.size() <= n && layout.size() > 0 => {
+                self.last_child.set(Some((q, n)));
+                Ok(q)
+            }
+            (Bug::Scribble, Some((q, n))) if n > 0 => {
+                // SAFETY: `q` is the last child made, of `n > 0` bytes; `last_child` is
+                // cleared whenever a root is freed, so its root, and `q`, are live.
+                unsafe { q.as_ptr().write(q.as_ptr().read() ^ 0x55) };
+                Ok(p)
+            }
+            _ => Ok(p),
+        }
+    }
+
+    unsafe fn free_root(&self, root: NonNull<u8>) {
+        self.last_child.set(None);
+        // SAFETY: the caller's precondition, forwarded.
+        unsafe { self.inner.free_root(root) }
+    }
+
+    fn stats(&self) -> Stats {
+        let mut s = self.inner.stats();
+        if self.bug == Bug::StatsOff && s.children > 0 {
+            s.bytes_in_use += 1;
+        }
+        s.bytes_in_use -= self.uncounted.get();
+        s
+    }
+
+    unsafe fn reclaim_child(&self, _child: NonNull<u8>, layout: Layout) -> bool {
+        if self.bug == Bug::ReclaimMiscounts {
+            self.uncounted.set(self.uncounted.get() + layout.size());
+        }
+        false
+    }
+}
+
+fn bytes(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+/// Whether the body panics on any of the first `inputs` pseudo-random inputs.
+fn caught(bug: Bug, inputs: u64) -> bool {
+    (0..inputs).any(|seed| {
+        let data = bytes(seed, (seed as usize * 37) % 2000);
+        let heap = Linked::new(Mutant {
+            inner: SystemHeap::new(),
+            bug,
+            last_child: Cell::new(None),
+            uncounted: Cell::new(0),
+        });
+        let r = catch_unwind(AssertUnwindSafe(|| {
+            run(&heap, Config::UNBOUNDED, &decode(&data))
+        }));
+        // A panicked run leaves roots live in `heap`: they leak, which is fine here.
+        r.is_err()
+    })
+}
+
+const INPUTS: u64 = if cfg!(miri) { 4 } else { 200 };
+
+#[test]
+fn wrong_stats_are_caught() {
+    assert!(caught(Bug::StatsOff, INPUTS));
+}
+
+#[test]
+fn overlapping_blocks_are_caught() {
+    assert!(caught(Bug::Overlap, INPUTS));
+}
+
+#[test]
+fn overwritten_blocks_are_caught() {
+    assert!(caught(Bug::Scribble, INPUTS));
+}
+
+#[test]
+fn a_miscounting_reclaim_is_caught() {
+    assert!(caught(Bug::ReclaimMiscounts, INPUTS));
+}
+
+#[test]
+fn misaligned_blocks_are_caught() {
+    assert!(caught(Bug::Misalign, INPUTS));
+}

@@ -1,0 +1,129 @@
+//! Replays the saved inputs of `regressions/<target>/` (crashes found by fuzzing, kept
+//! once fixed) and a few thousand deterministic pseudo-random inputs, through the same
+//! body as the fuzz targets. Runs on stable and under Miri (with fewer inputs).
+
+use std::path::Path;
+
+use linked_alloc::Linked;
+use linked_alloc_fuzz::{Config, decode, run, run_checked};
+use linked_alloc_mmap::MmapPages;
+use linked_alloc_pool::StaticPool;
+use linked_alloc_system::SystemHeap;
+
+/// Every file of `regressions/<target>/`, as bytes.
+fn saved(target: &str) -> Vec<(String, Vec<u8>)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("regressions")
+        .join(target);
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Vec::new();
+    };
+    let mut files: Vec<_> = entries
+        .map(|e| e.expect("readable directory").path())
+        .filter(|p| p.is_file() && p.file_name().is_some_and(|n| n != "README.md"))
+        .map(|p| {
+            (
+                p.display().to_string(),
+                std::fs::read(&p).expect("readable file"),
+            )
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// A xorshift generator: the same inputs on every run.
+fn bytes(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+const fn n(native: u64, miri: u64) -> u64 {
+    if cfg!(miri) { miri } else { native }
+}
+
+/// Runs `one` (which makes a fresh backend and runs the body, as the target does) over
+/// every saved input of `target` and over pseudo-random ones.
+fn replay(target: &str, one: impl Fn(&[u8])) {
+    for (name, data) in saved(target) {
+        eprintln!("replaying {name}: {} actions", decode(&data).len());
+        one(&data);
+    }
+    let mut total = 0;
+    for seed in 0..n(500, 6) {
+        let len = (seed as usize * 37) % n(4096, 600) as usize;
+        let data = bytes(seed, len);
+        total += decode(&data).len();
+        one(&data);
+    }
+    eprintln!("{target}: {total} pseudo-random actions");
+}
+
+// The three bodies below are those of `fuzz_targets/*.rs`.
+
+#[test]
+fn system() {
+    replay("system", |data| {
+        run(
+            &Linked::new(SystemHeap::new()),
+            Config::UNBOUNDED,
+            &decode(data),
+        );
+    });
+}
+
+#[test]
+fn mmap() {
+    replay("mmap", |data| {
+        let pages = match data.first() {
+            Some(b) if b % 2 == 1 => MmapPages::with_run_size(16 << 10).with_cache_limit(2),
+            _ => MmapPages::new(),
+        };
+        run_checked(&Linked::new(pages), Config::UNBOUNDED, &decode(data), |p| {
+            assert!(
+                p.bytes_cached() <= p.bytes_mapped(),
+                "cache larger than the mappings"
+            );
+        });
+    });
+}
+
+#[test]
+fn pool() {
+    replay("pool", |data| {
+        let mut slot = Box::new_uninit();
+        let pool: &StaticPool<{ 256 << 10 }> = StaticPool::new_in_place(&mut slot);
+        run_checked(
+            &Linked::new(pool),
+            Config::EXHAUSTIBLE,
+            &decode(data),
+            |p| {
+                p.check_integrity().expect("pool integrity");
+            },
+        );
+        assert_eq!(
+            pool.free_bytes(),
+            pool.capacity(),
+            "the pool did not coalesce back"
+        );
+    });
+}
+
+/// Prints the actions of the input file named by `$INPUT` (a crash from `artifacts/`):
+/// `INPUT=artifacts/system/crash-... cargo test --test replay -- --ignored --nocapture print`.
+#[test]
+#[ignore = "a tool: prints $INPUT"]
+fn print_input() {
+    let path = std::env::var("INPUT").expect("set INPUT to a fuzz input file");
+    let data = std::fs::read(&path).expect("readable INPUT");
+    for (i, a) in decode(&data).iter().enumerate() {
+        println!("{i}: {a:?}");
+    }
+}
