@@ -1,0 +1,59 @@
+//! Helpers shared by the pool's tests: a tiny PRNG, pattern fill and check.
+
+#![allow(dead_code)]
+
+use core::ptr::NonNull;
+
+/// xorshift64*: deterministic, no dependency.
+#[derive(Debug)]
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Self(seed | 1)
+    }
+
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// A number in `lo..=hi`.
+    pub fn range(&mut self, lo: usize, hi: usize) -> usize {
+        lo + (self.next() % (hi - lo + 1) as u64) as usize
+    }
+}
+
+/// Pick the native count, or the small one under Miri.
+pub const fn iterations(native: usize, miri: usize) -> usize {
+    if cfg!(miri) { miri } else { native }
+}
+
+fn pattern(seed: usize, i: usize) -> u8 {
+    (seed.wrapping_mul(31).wrapping_add(i.wrapping_mul(7)) >> 1) as u8
+}
+
+/// Fills `len` bytes at `p` with the pattern of `seed`.
+pub fn fill(p: NonNull<u8>, len: usize, seed: usize) {
+    // SAFETY: callers pass live blocks of at least `len` bytes that only they use.
+    let bytes = unsafe { core::slice::from_raw_parts_mut(p.as_ptr(), len) };
+    for (i, b) in bytes.iter_mut().enumerate() {
+        *b = pattern(seed, i);
+    }
+}
+
+/// Checks the pattern of `seed` on `len` bytes at `p`.
+#[track_caller]
+pub fn check(p: NonNull<u8>, len: usize, seed: usize) {
+    // SAFETY: callers pass live blocks of at least `len` bytes, filled by `fill`.
+    let bytes = unsafe { core::slice::from_raw_parts(p.as_ptr(), len) };
+    for (i, b) in bytes.iter().enumerate() {
+        assert_eq!(
+            *b,
+            pattern(seed, i),
+            "block at {p:p} overwritten at byte {i}"
+        );
+    }
+}
