@@ -3,3 +3,7 @@
 mod system {
     linked_alloc::conformance_suite!(linked_alloc_system::SystemHeap::new());
 }
+
+mod mmap {
+    linked_alloc::conformance_suite!(linked_alloc_mmap::MmapPages::new());
+}
