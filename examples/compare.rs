@@ -15,6 +15,7 @@
 //! system, page faults included) instead of `Instant`'s wall time, so that the time
 //! the thread waits for a core is not counted.
 
+use std::alloc::GlobalAlloc;
 use std::collections::HashMap;
 use std::process::Command;
 use std::time::Instant;
@@ -23,7 +24,10 @@ use std::time::Instant;
 mod workloads;
 
 use workloads::bodies::{TREE_CHILDREN, bytes_per_child};
-use workloads::{Contender, Only, Sizes, Visitor, Workload, for_each_contender};
+use workloads::{
+    Contender, Only, OutOfMemory, Script, Sizes, Visitor, Workload, for_each_contender,
+    for_each_global,
+};
 
 /// Set in the environment of the process that measures one contender: its name.
 const CONTENDER_ENV: &str = "COMPARE_CONTENDER";
@@ -81,13 +85,25 @@ impl Clock {
     }
 }
 
-/// Collects the contenders' names.
+/// Collects the contenders' names (of both lists, each once).
 #[derive(Debug, Default)]
 struct Names(Vec<String>);
 
+impl Names {
+    fn add(&mut self, name: &str) {
+        if !self.0.iter().any(|n| n == name) {
+            self.0.push(name.to_owned());
+        }
+    }
+}
+
 impl Visitor for Names {
     fn visit<C: Contender>(&mut self, contender: &C) {
-        self.0.push(contender.name());
+        self.add(&contender.name());
+    }
+
+    fn visit_global<G: GlobalAlloc>(&mut self, name: &str, _: &G) {
+        self.add(name);
     }
 }
 
@@ -95,6 +111,7 @@ impl Visitor for Names {
 /// `name<TAB>value[<TAB>value]`, `-` for no value.
 struct Measure<'a> {
     workloads: &'a [Workload],
+    scripts: &'a [Script],
     memory: bool,
     reps: usize,
     clock: Clock,
@@ -105,6 +122,28 @@ fn value(v: Option<f64>) -> String {
     v.map_or("-".to_owned(), |v| v.to_string())
 }
 
+impl Measure<'_> {
+    /// The median ns per operation of `reps` timed runs of `run`, after `warm_up`;
+    /// `None` if it ran out of memory.
+    fn time(
+        &self,
+        warm_up: impl FnOnce() -> Result<(), OutOfMemory>,
+        mut run: impl FnMut() -> Result<u64, OutOfMemory>,
+    ) -> Option<f64> {
+        warm_up().ok()?;
+        let origin = Instant::now();
+        let mut ns: Vec<f64> = (0..self.reps)
+            .map(|_| {
+                let start = self.clock.now_ns(origin);
+                let ops = run().expect("out of memory on a re-run");
+                (self.clock.now_ns(origin) - start) as f64 / ops as f64
+            })
+            .collect();
+        ns.sort_by(f64::total_cmp);
+        ns.get(ns.len() / 2).copied()
+    }
+}
+
 impl Visitor for Measure<'_> {
     fn visit<C: Contender>(&mut self, contender: &C) {
         // Memory first, while the allocator is fresh (see `bytes_per_child`).
@@ -112,20 +151,16 @@ impl Visitor for Measure<'_> {
             let cost = bytes_per_child(contender, &Sizes::fixed_64(), TREE_CHILDREN);
             println!("{MEMORY}\t{}\t{}", value(cost.held), value(cost.resident));
         }
-        let origin = Instant::now();
-        for workload in self.workloads {
-            let median = workload.warm_up(contender).ok().map(|()| {
-                let mut ns: Vec<f64> = (0..self.reps)
-                    .map(|_| {
-                        let start = self.clock.now_ns(origin);
-                        let ops = workload.run(contender).expect("out of memory on a re-run");
-                        (self.clock.now_ns(origin) - start) as f64 / ops as f64
-                    })
-                    .collect();
-                ns.sort_by(f64::total_cmp);
-                ns[ns.len() / 2]
-            });
-            println!("{}\t{}", workload.name(), value(median));
+        for w in self.workloads {
+            let ns = self.time(|| w.warm_up(contender), || w.run(contender));
+            println!("{}\t{}", w.name(), value(ns));
+        }
+    }
+
+    fn visit_global<G: GlobalAlloc>(&mut self, _: &str, alloc: &G) {
+        for s in self.scripts {
+            let ns = self.time(|| s.warm_up(alloc), || s.run(alloc));
+            println!("{}\t{}", s.name(), value(ns));
         }
     }
 }
@@ -186,6 +221,10 @@ fn main() {
         .into_iter()
         .filter(|w| w.name().contains(&workload_filter))
         .collect();
+    let scripts: Vec<Script> = Script::all()
+        .into_iter()
+        .filter(|s| s.name().contains(&workload_filter))
+        .collect();
     let memory = MEMORY.contains(&workload_filter);
     let clock = Clock::from_env();
 
@@ -193,17 +232,20 @@ fn main() {
         workloads::glibc::settle_c_heap();
         let mut measure = Measure {
             workloads: &workloads,
+            scripts: &scripts,
             memory,
             reps,
             clock,
         };
         for_each_contender(&mut Only::exact(&name, &mut measure));
+        for_each_global(&mut Only::exact(&name, &mut measure));
         return;
     }
 
     let started = Instant::now();
     let mut names = Names::default();
     for_each_contender(&mut Only::new(&contender_filter, &mut names));
+    for_each_global(&mut Only::new(&contender_filter, &mut names));
     let results: Vec<_> = names.0.iter().map(|name| measure_in_child(name)).collect();
     let get = |r: &HashMap<String, Vec<Option<f64>>>, key: &str, i: usize| {
         r.get(key).and_then(|v| v.get(i).copied().flatten())
@@ -220,7 +262,10 @@ fn main() {
         println!();
     }
 
-    if !workloads.is_empty() {
+    let mut rows: Vec<String> = workloads.iter().map(Workload::name).collect();
+    rows.extend(scripts.iter().map(Script::name));
+    rows.sort();
+    if !rows.is_empty() {
         let what = if clock == Clock::Cpu {
             "CPU time"
         } else {
@@ -229,11 +274,10 @@ fn main() {
         println!("ns per operation ({what}, median of {reps} runs), and the ratio to malloc\n");
         header("workload", &names.0);
         let malloc = names.0.iter().position(|n| n == "malloc");
-        for workload in &workloads {
-            let name = workload.name();
-            let base = malloc.and_then(|m| get(&results[m], &name, 0));
-            let cells = results.iter().map(|r| cell(get(r, &name, 0), base));
-            println!("{}", row(&name, cells));
+        for name in &rows {
+            let base = malloc.and_then(|m| get(&results[m], name, 0));
+            let cells = results.iter().map(|r| cell(get(r, name, 0), base));
+            println!("{}", row(name, cells));
         }
     }
     println!("\n(all in {:.1} s)", started.elapsed().as_secs_f64());

@@ -112,15 +112,12 @@ impl Workload {
         }) as u64
     }
 
-    /// Prepares a measurement of `c`: gives the C heap's free memory back (so that what
-    /// ran before does not warm it for `c`), then runs once, untimed, to bring `c` to
-    /// its steady state (caches, free lists, memory it keeps).
+    /// Prepares a measurement of `c` (see [`warm_up`](fn@warm_up)).
     ///
     /// # Errors
     /// [`OutOfMemory`] if the workload does not fit `c` (nothing to measure then).
     pub fn warm_up<C: Contender>(&self, c: &C) -> Result<(), OutOfMemory> {
-        trim_heap();
-        self.run(c).map(drop)
+        warm_up(|| self.run(c))
     }
 
     /// Runs the workload once on `c`; returns the operations done ([`ops`](Self::ops)).
@@ -138,6 +135,17 @@ impl Workload {
         }?;
         Ok(self.ops())
     }
+}
+
+/// Prepares a measurement: gives the C heap's free memory back (so that what ran before
+/// does not warm it for the contender), then does one untimed `run`, to bring the
+/// contender to its steady state (caches, free lists, memory it keeps).
+///
+/// # Errors
+/// [`OutOfMemory`] if `run` ran out (nothing to measure then).
+pub fn warm_up(run: impl FnOnce() -> Result<u64, OutOfMemory>) -> Result<(), OutOfMemory> {
+    trim_heap();
+    run().map(drop)
 }
 
 /// Writes the first byte of a block of at least one byte (every size here is >= 8).

@@ -1,7 +1,7 @@
 //! [`Contender`]: what the workloads need from an allocator, and its implementation for
 //! every [`Linked<B>`].
 
-use core::alloc::Layout;
+use core::alloc::{GlobalAlloc, Layout};
 use core::ptr::NonNull;
 
 use allocator_api2::alloc::Allocator;
@@ -110,8 +110,14 @@ impl<B: LinkedAllocator + BackendFootprint> Contender for Linked<B> {
 
 /// Something that runs a generic body on a contender: a workload, a bench group.
 pub trait Visitor {
-    /// Runs on `contender`.
+    /// Runs on `contender` (from [`for_each_contender`](super::for_each_contender)).
     fn visit<C: Contender>(&mut self, contender: &C);
+
+    /// Runs on the global allocator `alloc` called `name` (from
+    /// [`for_each_global`](super::global::for_each_global)). Does nothing by default.
+    fn visit_global<G: GlobalAlloc>(&mut self, name: &str, alloc: &G) {
+        let _ = (name, alloc);
+    }
 }
 
 /// Passes on to `inner` only the contenders whose name contains `name` (all for ""),
@@ -143,11 +149,27 @@ impl<'a, V: Visitor> Only<'a, V> {
     }
 }
 
+impl<V> Only<'_, V> {
+    /// Whether `name` passes.
+    fn passes(&self, name: &str) -> bool {
+        if self.exact {
+            name == self.name
+        } else {
+            name.contains(self.name)
+        }
+    }
+}
+
 impl<V: Visitor> Visitor for Only<'_, V> {
     fn visit<C: Contender>(&mut self, contender: &C) {
-        let name = contender.name();
-        if (self.exact && name == self.name) || (!self.exact && name.contains(self.name)) {
+        if self.passes(&contender.name()) {
             self.inner.visit(contender);
+        }
+    }
+
+    fn visit_global<G: GlobalAlloc>(&mut self, name: &str, alloc: &G) {
+        if self.passes(name) {
+            self.inner.visit_global(name, alloc);
         }
     }
 }

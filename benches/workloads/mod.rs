@@ -7,6 +7,8 @@
 //!   collections allocator, a memory figure). Every `Linked<B>` is one, whatever `B`.
 //! - [`for_each_contender`]: the list. **Add your backend there, in one line.**
 //! - [`Workload`]: the bodies (`bodies.rs`), each generic over the contender.
+//! - Workload 5 ([`Script`], `global.rs`) runs on `GlobalAlloc`s instead, listed by
+//!   [`for_each_global`].
 //!
 //! Each bench file and the example use a part of it only.
 #![allow(dead_code, unused_imports)]
@@ -15,6 +17,7 @@ pub mod bodies;
 pub mod contender;
 pub mod footprint;
 pub mod glibc;
+pub mod global;
 pub mod peers;
 pub mod sizes;
 #[cfg(feature = "talloc")]
@@ -22,6 +25,7 @@ pub mod talloc;
 
 pub use bodies::{Kind, Workload};
 pub use contender::{AllocUser, Contender, Only, OutOfMemory, Visitor};
+pub use global::{Script, for_each_global};
 pub use sizes::Sizes;
 
 use std::mem::MaybeUninit;
