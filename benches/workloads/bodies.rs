@@ -18,7 +18,7 @@ use super::sizes::{Rng, Sizes};
 
 /// Workload 1: root allocations, each freed at once.
 pub const PAIRS: usize = 10_000;
-/// Workload 2: children under one root.
+/// Workload 2: children under one root (the standard count; `Kind::Tree` takes any).
 pub const TREE_CHILDREN: usize = 1_000_000;
 /// Workload 3: roots of the forest.
 pub const FOREST_ROOTS: usize = 10_000;
@@ -36,8 +36,8 @@ pub const VEC_LEN: usize = 1_000_000;
 pub enum Kind {
     /// 1: `PAIRS` times, a root allocated, written and freed.
     Pairs,
-    /// 2: one root, `TREE_CHILDREN` children, one free (the MAPI pattern).
-    Tree,
+    /// 2: one root, this many children, one free (the MAPI pattern).
+    Tree(usize),
     /// 3: `FOREST_ROOTS` roots of `FOREST_CHILDREN` children each, roots freed in a
     /// random order.
     Forest,
@@ -71,7 +71,8 @@ impl Workload {
     /// (the `Vec` growth has one size: `u64`).
     pub fn all() -> Vec<Self> {
         let mut all = Vec::new();
-        for kind in [Kind::Pairs, Kind::Tree, Kind::Forest, Kind::RowSet] {
+        let tree = Kind::Tree(TREE_CHILDREN);
+        for kind in [Kind::Pairs, tree, Kind::Forest, Kind::RowSet] {
             all.push(Self::new(kind, Sizes::fixed_64()));
             all.push(Self::new(kind, Sizes::mixed()));
         }
@@ -93,7 +94,7 @@ impl Workload {
     pub fn name(&self) -> String {
         let kind = match self.kind {
             Kind::Pairs => "1_root_alloc_free",
-            Kind::Tree => "2_tree_1M_children",
+            Kind::Tree(n) => return format!("2_tree_{}_children_{}", count(n), self.sizes.name()),
             Kind::Forest => "3_forest_10k_x_100",
             Kind::RowSet => "4_rowset_1k_x_8",
             Kind::VecGrowth => return "6_vec_u64_push_1M".to_owned(),
@@ -105,7 +106,7 @@ impl Workload {
     pub fn ops(&self) -> u64 {
         (match self.kind {
             Kind::Pairs => PAIRS,
-            Kind::Tree => 1 + TREE_CHILDREN,
+            Kind::Tree(n) => 1 + n,
             Kind::Forest => FOREST_ROOTS * (1 + FOREST_CHILDREN),
             Kind::RowSet => 1 + ROWS * (1 + PROPS),
             Kind::VecGrowth => VEC_LEN,
@@ -128,12 +129,21 @@ impl Workload {
     pub fn run<C: Contender>(&self, c: &C) -> Result<u64, OutOfMemory> {
         match self.kind {
             Kind::Pairs => pairs(c, &self.sizes),
-            Kind::Tree => tree(c, &self.sizes),
+            Kind::Tree(n) => tree(c, &self.sizes, n),
             Kind::Forest => forest(c, &self.sizes, &self.order),
             Kind::RowSet => row_set(c, &self.sizes),
             Kind::VecGrowth => c.with_allocator(Grow(VEC_LEN)).unwrap_or(Err(OutOfMemory)),
         }?;
         Ok(self.ops())
+    }
+}
+
+/// A count for a name: `1000` → `1k`, `1000000` → `1M`.
+fn count(n: usize) -> String {
+    match n {
+        n if n >= 1_000_000 && n % 1_000_000 == 0 => format!("{}M", n / 1_000_000),
+        n if n >= 1_000 && n % 1_000 == 0 => format!("{}k", n / 1_000),
+        n => n.to_string(),
     }
 }
 
@@ -162,7 +172,7 @@ fn pairs<C: Contender>(c: &C, sizes: &Sizes) -> Result<(), OutOfMemory> {
         let root = c.root(sizes.layout(i)).ok_or(OutOfMemory)?;
         touch(C::block(&root), i);
         // SAFETY: `root` was just made by `c.root`; nothing uses it afterwards.
-        unsafe { c.free(black_box(root)) };
+        unsafe { c.free(root) };
     }
     Ok(())
 }
@@ -196,10 +206,10 @@ fn free<C: Contender>(c: &C, root: C::Root) {
 }
 
 /// Workload 2.
-fn tree<C: Contender>(c: &C, sizes: &Sizes) -> Result<(), OutOfMemory> {
+fn tree<C: Contender>(c: &C, sizes: &Sizes, n: usize) -> Result<(), OutOfMemory> {
     let mut root = c.root(sizes.layout(0)).ok_or(OutOfMemory)?;
     touch(C::block(&root), 0);
-    let done = add_children(c, &mut root, sizes, 1, TREE_CHILDREN);
+    let done = add_children(c, &mut root, sizes, 1, n);
     free(c, root);
     done
 }

@@ -56,7 +56,7 @@ pub fn bench_pool() -> &'static StaticPool<POOL_BYTES> {
 /// `visitor.visit(&Linked::new(MyBackend::new()));` here (and, for its memory figure,
 /// `impl footprint::BackendFootprint for MyBackend {}` in `footprint.rs`).
 pub fn for_each_contender(visitor: &mut impl Visitor) {
-    visitor.visit(&peers::Malloc);
+    visitor.visit(&peers::Malloc::default());
     visitor.visit(&Linked::new(SystemHeap::new()));
     visitor.visit(&Linked::new(MmapPages::new()));
     visitor.visit(&Linked::new(bench_pool()));

@@ -2,6 +2,7 @@
 //! in `talloc.rs`, behind the feature `talloc`.)
 
 use core::alloc::Layout;
+use core::cell::RefCell;
 use core::ffi::c_void;
 use core::ptr::NonNull;
 
@@ -21,9 +22,14 @@ const MALLOC_ALIGN: usize = 16;
 
 /// Plain `malloc`/`free`, the reference of every ratio. It has no links, so a root keeps
 /// its children's pointers in a `Vec` (8 bytes each, counted in its memory figure) and
-/// frees them one by one: the work a program on `malloc` alone has to do.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Malloc;
+/// frees them one by one: the work a program on `malloc` alone has to do. The `Vec`s
+/// are reused from root to root (as a program would reuse its lists), so that after the
+/// first run their growth is not timed.
+#[derive(Debug, Default)]
+pub struct Malloc {
+    /// Emptied lists of freed roots, for the next roots.
+    spare: RefCell<Vec<Vec<NonNull<u8>>>>,
+}
 
 /// A `malloc` root: its block and its children.
 #[derive(Debug)]
@@ -53,8 +59,9 @@ impl Contender for Malloc {
 
     #[inline]
     fn root(&self, layout: Layout) -> Option<MallocRoot> {
+        let block = malloc_layout(layout)?;
         Some(MallocRoot {
-            block: malloc_layout(layout)?,
+            block,
             children: Vec::new(),
         })
     }
@@ -67,18 +74,30 @@ impl Contender for Malloc {
     #[inline]
     unsafe fn child(&self, root: &mut MallocRoot, layout: Layout) -> Option<NonNull<u8>> {
         let p = malloc_layout(layout)?;
+        if root.children.capacity() == 0 {
+            // The first child: take a list of an earlier root (a root with no children,
+            // as in workload 1, stays a plain `malloc` and `free`).
+            root.children = self.spare.borrow_mut().pop().unwrap_or_default();
+        }
         root.children.push(p);
         Some(p)
     }
 
     #[inline]
     unsafe fn free(&self, root: MallocRoot) {
-        for p in root.children {
-            // SAFETY: `p` came from `malloc` and is freed once (the root is consumed).
-            unsafe { free(p.as_ptr().cast()) };
+        let MallocRoot {
+            block,
+            mut children,
+        } = root;
+        if children.capacity() != 0 {
+            for p in children.drain(..) {
+                // SAFETY: `p` came from `malloc` and is freed once (the root is consumed).
+                unsafe { free(p.as_ptr().cast()) };
+            }
+            self.spare.borrow_mut().push(children);
         }
         // SAFETY: as above, for the root's own block.
-        unsafe { free(root.block.as_ptr().cast()) };
+        unsafe { free(block.as_ptr().cast()) };
     }
 
     fn with_allocator<U: AllocUser>(&self, user: U) -> Option<U::Output> {
