@@ -76,6 +76,60 @@ impl Bump {
     }
 }
 
+/// The bump pointer of the thread that made a root, and its counts: written by that
+/// thread only (so no lock and no read-modify-write), read by `stats()` and by
+/// `free_root` (which the contract orders after every allocation under the root).
+///
+/// Atomics with `Relaxed` loads and stores: the same instructions as plain fields, and
+/// no data race when `stats()` reads them from another thread.
+#[derive(Debug)]
+pub(crate) struct OwnLane {
+    /// The next free address.
+    pub(crate) cur: AtomicUsize,
+    /// The end of the run.
+    pub(crate) end: AtomicUsize,
+    /// The run's header: the provenance that every block carved from it carries.
+    pub(crate) run: AtomicPtr<u8>,
+    /// Live children carved from this lane.
+    pub(crate) children: AtomicUsize,
+    /// Their bytes, as requested.
+    pub(crate) bytes: AtomicUsize,
+}
+
+impl OwnLane {
+    /// A lane over `[cur, end)` of the run at `run`.
+    pub(crate) const fn new(cur: usize, end: usize, run: *mut u8) -> Self {
+        Self {
+            cur: AtomicUsize::new(cur),
+            end: AtomicUsize::new(end),
+            run: AtomicPtr::new(run),
+            children: AtomicUsize::new(0),
+            bytes: AtomicUsize::new(0),
+        }
+    }
+
+    /// As [`Bump::carve`], for the owner thread only.
+    #[inline(always)]
+    pub(crate) fn carve(&self, need: usize, align: usize) -> Option<*mut u8> {
+        let cur = self.cur.load(Relaxed);
+        let start = cur.checked_add(align - 1)? & !(align - 1);
+        let new_cur = start.checked_add(need)?;
+        if new_cur > self.end.load(Relaxed) {
+            return None;
+        }
+        self.cur.store(new_cur, Relaxed);
+        Some(self.run.load(Relaxed).with_addr(start))
+    }
+
+    /// Moves the lane to a fresh run whose header is at `run`.
+    #[inline]
+    pub(crate) fn restart(&self, run: *mut u8, first_free: usize, end: usize) {
+        self.run.store(run, Relaxed);
+        self.cur.store(first_free, Relaxed);
+        self.end.store(end, Relaxed);
+    }
+}
+
 /// The state of a root, in the header of its first mapping (after its [`Mapping`]).
 #[repr(C)]
 #[derive(Debug)]
@@ -83,11 +137,16 @@ pub(crate) struct RootState {
     /// The first mapping's header; `first.root` points back here, and `first.next`
     /// starts the chain of the root's other mappings.
     pub(crate) first: Mapping,
-    /// The bump pointer, locked while a child is carved (see the crate docs for why).
+    /// The thread that made the root ([`crate::thread::id`]): the only one that uses
+    /// `own`.
+    pub(crate) owner: usize,
+    /// The owner thread's bump pointer and counts (no lock).
+    pub(crate) own: OwnLane,
+    /// The bump pointer of the other threads, and the lock of the chain (`first.next`).
     pub(crate) bump: SpinMutex<Bump>,
-    /// Live children of this root (written under the `bump` lock).
+    /// Live children carved under the `bump` lock, and big children (written under it).
     pub(crate) children: AtomicUsize,
-    /// Bytes of the live children, as requested (written under the `bump` lock).
+    /// Bytes of those children, as requested (written under the `bump` lock).
     pub(crate) child_bytes: AtomicUsize,
     /// The root block's size, as requested (changes only by `resize_in_place`).
     pub(crate) size: AtomicUsize,
@@ -169,7 +228,7 @@ impl Mapped {
     }
 
     /// Writes a [`RootState`] for a root block at `block` (`block_size` bytes as
-    /// requested) whose children bump in `bump`, and returns it.
+    /// requested), made by thread `owner`, whose children bump in `own`, and returns it.
     ///
     /// # Safety
     /// As [`write_mapping`](Self::write_mapping); the mapping holds at least
@@ -180,7 +239,8 @@ impl Mapped {
         tag: usize,
         block: usize,
         block_size: usize,
-        bump: Bump,
+        owner: usize,
+        own: OwnLane,
     ) -> NonNull<RootState> {
         let state = self.header.cast::<RootState>();
         // SAFETY: the header address is `R`-aligned, `R >= ROOT_HEADER` bytes follow it
@@ -194,7 +254,9 @@ impl Mapped {
                     start: self.start,
                     len: self.len,
                 },
-                bump: SpinMutex::new(bump),
+                owner,
+                own,
+                bump: SpinMutex::new(Bump::EMPTY),
                 children: AtomicUsize::new(0),
                 child_bytes: AtomicUsize::new(0),
                 size: AtomicUsize::new(block_size),

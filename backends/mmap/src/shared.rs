@@ -183,8 +183,9 @@ impl Shared {
             // which needs the lock that our caller holds.
             let r = unsafe { root.as_ref() };
             stats.roots += 1;
-            stats.children += r.children.load(Relaxed);
-            stats.bytes_in_use += r.size.load(Relaxed) + r.child_bytes.load(Relaxed);
+            stats.children += r.children.load(Relaxed) + r.own.children.load(Relaxed);
+            stats.bytes_in_use +=
+                r.size.load(Relaxed) + r.child_bytes.load(Relaxed) + r.own.bytes.load(Relaxed);
             current = r.live_next.load(Relaxed);
         }
         stats

@@ -330,6 +330,15 @@ struct SendPtr(NonNull<u8>);
 // SAFETY: each block is written by one thread and read after that thread is joined;
 // the allocator is `Sync`.
 unsafe impl Send for SendPtr {}
+// SAFETY: as above: threads share only the pointer's value (a root to link children to).
+unsafe impl Sync for SendPtr {}
+
+impl SendPtr {
+    /// The pointer (a method, so that closures capture the whole `SendPtr`).
+    fn get(self) -> NonNull<u8> {
+        self.0
+    }
+}
 
 #[test]
 fn threads_share_a_root_across_many_runs() {
@@ -438,4 +447,109 @@ fn sizes_past_isize_max_are_errors_and_leave_it_usable() {
     assert!(pages.stats().is_empty());
     pages.trim_cache();
     assert_eq!(pages.bytes_mapped(), 0);
+}
+
+#[test]
+fn the_owner_and_other_threads_carve_from_one_root_at_once() {
+    let pages = MmapPages::with_run_size(16 << 10);
+    let per_thread = iterations(10_000, 200);
+    let root = SendPtr(pages.allocate_root(layout(8, 8)).expect("root"));
+    let carve = |seed: usize| {
+        let mut mine = Vec::with_capacity(per_thread);
+        for i in 0..per_thread {
+            let size = 8 + i % 100;
+            // SAFETY: `root` is live until every thread is joined.
+            let p = unsafe { pages.allocate_child(root.get(), layout(size, 16)) }.expect("child");
+            fill(p, size, seed + i);
+            mine.push((SendPtr(p), size, seed + i));
+        }
+        mine
+    };
+    let blocks: Vec<(SendPtr, usize, usize)> = std::thread::scope(|s| {
+        // Two other threads use the locked lane while the owner (this thread) uses
+        // its own.
+        let others: Vec<_> = (1..=2)
+            .map(|t| s.spawn(move || carve(t * 1_000_000)))
+            .collect();
+        let mut all = carve(0);
+        for h in others {
+            all.extend(h.join().expect("thread"));
+        }
+        all
+    });
+    for &(p, size, seed) in &blocks {
+        check(p.get(), size, seed);
+    }
+    let mut spans: Vec<(usize, usize)> = blocks
+        .iter()
+        .map(|&(p, size, _)| (p.get().as_ptr() as usize, size))
+        .collect();
+    spans.sort_unstable();
+    for w in spans.windows(2) {
+        assert!(w[0].0 + w[0].1 <= w[1].0, "blocks overlap");
+    }
+    let stats = pages.stats();
+    assert_eq!(stats.children, 3 * per_thread);
+    assert_eq!(
+        stats.bytes_in_use,
+        8 + spans.iter().map(|s| s.1).sum::<usize>()
+    );
+    // SAFETY: `root` is a live root; every thread is joined.
+    unsafe { pages.free_root(root.get()) };
+    assert!(pages.stats().is_empty());
+    pages.trim_cache();
+    assert_eq!(pages.bytes_mapped(), 0);
+}
+
+#[test]
+fn hooks_follow_the_lane_of_the_block() {
+    let pages = MmapPages::new();
+    let root = SendPtr(pages.allocate_root(layout(8, 8)).expect("root"));
+    // Another thread carves `a` then `b` from the locked lane; the owner carves `c`
+    // from its own lane.
+    let (a, b) = std::thread::scope(|s| {
+        s.spawn(|| {
+            // SAFETY: `root` is a live root of `pages`.
+            unsafe {
+                let a = pages.allocate_child(root.get(), layout(32, 8)).expect("a");
+                let b = pages.allocate_child(root.get(), layout(32, 8)).expect("b");
+                (SendPtr(a), SendPtr(b))
+            }
+        })
+        .join()
+        .expect("thread")
+    });
+    // SAFETY: `root` is a live root; the blocks are live children of the given layouts,
+    // each used by one thread at a time.
+    unsafe {
+        let c = SendPtr(pages.allocate_child(root.get(), layout(32, 8)).expect("c"));
+        // The last block of the locked lane can be resized and reclaimed by any
+        // thread, under the lock: here, the owner.
+        assert!(pages.resize_in_place(b.get(), layout(32, 8), 64));
+        assert!(
+            !pages.resize_in_place(a.get(), layout(32, 8), 64),
+            "a is not last"
+        );
+        assert!(pages.reclaim_child(b.get(), layout(64, 8)));
+        // The last block of the owner's lane only by the owner.
+        let refused = std::thread::scope(|s| {
+            s.spawn(|| {
+                (
+                    pages.resize_in_place(c.get(), layout(32, 8), 64),
+                    pages.reclaim_child(c.get(), layout(32, 8)),
+                )
+            })
+            .join()
+            .expect("thread")
+        });
+        assert_eq!(refused, (false, false));
+        assert_eq!(pages.stats().bytes_in_use, 8 + 32 + 32);
+        assert!(pages.resize_in_place(c.get(), layout(32, 8), 48));
+        assert!(pages.reclaim_child(c.get(), layout(48, 8)));
+        assert!(pages.reclaim_child(a.get(), layout(32, 8)));
+        let stats = pages.stats();
+        assert_eq!((stats.children, stats.bytes_in_use), (0, 8));
+        pages.free_root(root.get());
+    }
+    assert!(pages.stats().is_empty());
 }
