@@ -1,89 +1,46 @@
-//! "Allocate many children, free once": one root, `N` children of 64 bytes, then one
-//! `free_root`, with one generic body ([`one_root_many_children`]) run on each backend
-//! by changing only the type, and `std`'s `Box<[u8; 64]>` per object (allocated, then
-//! each dropped) as the baseline.
+//! Workload 2, "allocate many children, free once": one root, `N` children, then one
+//! `free_root`, for several `N`, with the one generic body of `workloads/bodies.rs` run
+//! on every contender of `workloads::for_each_contender` (our backends by changing only
+//! the type, and the peers: `malloc` per object, as `Box` does, bumpalo, talloc).
 //!
 //! Criterion reports the time of one whole round (root, `N` children, free) and, from
-//! the throughput of `N` elements, children per second: the time per child, including
-//! its share of the root and of the free, is the round's time divided by `N`.
+//! the throughput of `N + 1` elements, allocations per second: the time per child,
+//! including its share of the root and of the free, is the round's time divided by
+//! `N + 1`.
 //!
-//! `cargo bench --bench children [-- --warm-up-time 1 --measurement-time 3]`
-//!
-//! To add a backend, add one line to [`backends`]; to add a workload, write another
-//! generic body and a function like [`children`] that runs it over [`backends`].
+//! `cargo bench --bench children [--features talloc] [-- --warm-up-time 1
+//! --measurement-time 3]`
 
-use std::alloc::Layout;
-use std::hint::black_box;
-use std::mem::MaybeUninit;
 use std::time::Duration;
 
-use criterion::measurement::WallTime;
-use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
-use linked_alloc::LinkedAllocator;
-use linked_alloc_mmap::MmapPages;
-use linked_alloc_system::SystemHeap;
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
-/// Every object of the workload: 64 bytes (aligned to `MIN_ALIGN` by the rules).
-const OBJECT: Layout = Layout::new::<[u8; 64]>();
+mod workloads;
 
-/// How many children per root: 64 KB of children (one 64 KiB run of `MmapPages`),
-/// 640 KB (ten runs), and 6.4 MB (about 100 runs: more than its run cache keeps, so
-/// part of every round maps fresh pages and gives them back).
-const COUNTS: [usize; 3] = [1_000, 10_000, 100_000];
+use workloads::{Kind, Sizes, Workload, for_each_contender};
 
-/// The body: one root, `n` children of [`OBJECT`] under it, then one `free_root`.
-///
-/// # Panics
-/// If the backend runs out of memory.
-#[inline(never)]
-fn one_root_many_children<B: LinkedAllocator>(backend: &B, n: usize) {
-    let root = backend.allocate_root(OBJECT).expect("allocate_root failed");
-    for _ in 0..n {
-        // SAFETY: `root` is a live root of `backend`, freed only below.
-        let child = unsafe { backend.allocate_child(black_box(root), OBJECT) }
-            .expect("allocate_child failed");
-        black_box(child);
-    }
-    // SAFETY: `root` is a live root of `backend`; none of its blocks is used afterwards.
-    unsafe { backend.free_root(root) };
-}
+/// How many children per root, of 64 bytes: 64 KB (one 64 KiB run of `MmapPages`),
+/// 640 KB (ten runs), 6.4 MB (about 100 runs: more than its run cache keeps, so part of
+/// every round maps fresh pages and gives them back), and 64 MB (the standard count of
+/// `compare`, also with mixed sizes).
+const COUNTS: [usize; 4] = [1_000, 10_000, 100_000, 1_000_000];
 
-/// The baseline: `n` boxes of 64 bytes from the global allocator, then each dropped.
-/// `boxes` is kept between rounds, so its own buffer is not part of the time.
-#[inline(never)]
-fn boxes(boxes: &mut Vec<Box<MaybeUninit<[u8; 64]>>>, n: usize) {
-    for _ in 0..n {
-        boxes.push(black_box(Box::new_uninit()));
-    }
-    boxes.clear();
-}
-
-/// Runs [`one_root_many_children`] on `backend` in `group`.
-fn bench_backend<B: LinkedAllocator>(
-    group: &mut BenchmarkGroup<'_, WallTime>,
-    name: &str,
-    backend: B,
-    n: usize,
-) {
-    group.bench_function(name, |b| b.iter(|| one_root_many_children(&backend, n)));
-    assert!(backend.stats().is_empty(), "{name} leaked");
-}
-
-/// Every backend of the comparison: change only the type to add one.
-fn backends(group: &mut BenchmarkGroup<'_, WallTime>, n: usize) {
-    bench_backend(group, "SystemHeap", SystemHeap::new(), n);
-    bench_backend(group, "MmapPages", MmapPages::new(), n);
-}
-
-/// The workload at each of [`COUNTS`], on every backend and the `Box` baseline.
+/// The workload at each of [`COUNTS`] (and mixed sizes at the largest), on every
+/// contender.
 fn children(c: &mut Criterion) {
-    for n in COUNTS {
-        let mut group = c.benchmark_group(format!("one_root_{n}_children_of_64B"));
-        group.throughput(Throughput::Elements(n as u64));
-        backends(&mut group, n);
-        let mut store = Vec::with_capacity(n);
-        group.bench_function("Box<[u8; 64]>", |b| b.iter(|| boxes(&mut store, n)));
-        group.finish();
+    workloads::glibc::settle_c_heap();
+    let mut all: Vec<Workload> = COUNTS
+        .iter()
+        .map(|&n| Workload::new(Kind::Tree(n), Sizes::fixed_64()))
+        .collect();
+    all.push(Workload::new(Kind::Tree(COUNTS[3]), Sizes::mixed()));
+    for workload in &all {
+        let mut group = c.benchmark_group(workload.name());
+        group.throughput(Throughput::Elements(workload.ops()));
+        if workload.ops() > 100_000 {
+            group.sample_size(10);
+        }
+        for_each_contender(&mut workloads::bench::Group::new(group, workload));
     }
 }
 

@@ -13,6 +13,7 @@
 //! Each bench file and the example use a part of it only.
 #![allow(dead_code, unused_imports)]
 
+pub mod bench;
 pub mod bodies;
 pub mod contender;
 pub mod footprint;

@@ -1,0 +1,62 @@
+//! The criterion side, shared by the bench files: one group per workload, one bench per
+//! contender, each prepared by the workload's `warm_up` and skipped if it does not fit.
+
+use core::alloc::GlobalAlloc;
+use core::fmt;
+
+use criterion::BenchmarkGroup;
+use criterion::measurement::WallTime;
+
+use super::{Contender, Script, Visitor, Workload};
+
+/// A criterion group for one workload (`W` = [`Workload`]) or one script of workload 5
+/// (`W` = [`Script`]); visit the contenders with it. Dropping it ends the group.
+pub struct Group<'a, 'c, W> {
+    group: BenchmarkGroup<'c, WallTime>,
+    workload: &'a W,
+}
+
+impl<W: fmt::Debug> fmt::Debug for Group<'_, '_, W> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Group")
+            .field("workload", self.workload)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a, 'c, W> Group<'a, 'c, W> {
+    /// The benches of `workload` in `group`.
+    pub fn new(group: BenchmarkGroup<'c, WallTime>, workload: &'a W) -> Self {
+        Self { group, workload }
+    }
+}
+
+impl Visitor for Group<'_, '_, Workload> {
+    fn visit<C: Contender>(&mut self, contender: &C) {
+        let workload = self.workload;
+        if workload.warm_up(contender).is_err() {
+            eprintln!(
+                "{}/{}: out of memory, skipped",
+                workload.name(),
+                contender.name()
+            );
+            return;
+        }
+        self.group
+            .bench_function(contender.name(), |b| b.iter(|| workload.run(contender)));
+    }
+}
+
+impl Visitor for Group<'_, '_, Script> {
+    fn visit<C: Contender>(&mut self, _: &C) {}
+
+    fn visit_global<G: GlobalAlloc>(&mut self, name: &str, alloc: &G) {
+        let script = self.workload;
+        if script.warm_up(alloc).is_err() {
+            eprintln!("{}/{name}: out of memory, skipped", script.name());
+            return;
+        }
+        self.group
+            .bench_function(name, |b| b.iter(|| script.run(alloc)));
+    }
+}
