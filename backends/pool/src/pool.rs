@@ -7,7 +7,6 @@ use core::alloc::Layout;
 use core::ptr::NonNull;
 
 use linked_alloc::align::block_align;
-use linked_alloc::kit::StatsCounter;
 use linked_alloc::{AllocError, BlockStatus, Stats};
 use spin::mutex::{SpinMutex, SpinMutexGuard};
 
@@ -32,11 +31,18 @@ impl Region {
     }
 }
 
+/// What the lock guards: the TLSF state and the live counts (plain integers: updated
+/// under the lock anyway, so no atomic read-modify-write on the hot path).
+#[derive(Debug)]
+struct Locked {
+    tlsf: Tlsf,
+    stats: Stats,
+}
+
 /// The lock, the TLSF state and the live counts of one pool.
 #[derive(Debug)]
 pub(crate) struct PoolCore {
-    tlsf: SpinMutex<Tlsf>,
-    stats: StatsCounter,
+    locked: SpinMutex<Locked>,
 }
 
 /// Says that a pointer is not what a call needs: a debug build panics (the pool is
@@ -53,20 +59,27 @@ fn bad_pointer(call: &'static str, what: &'static str) {
 impl PoolCore {
     pub(crate) const fn new() -> Self {
         Self {
-            tlsf: SpinMutex::new(Tlsf::new()),
-            stats: StatsCounter::new(),
+            locked: SpinMutex::new(Locked {
+                tlsf: Tlsf::new(),
+                stats: Stats {
+                    roots: 0,
+                    children: 0,
+                    bytes_in_use: 0,
+                },
+            }),
         }
     }
 
-    /// Locks the state and binds it to `region`; `f` works on the heap.
+    /// Locks the state and binds it to `region`; `f` works on the heap and the counts.
     #[inline]
-    fn with<R>(&self, region: Region, f: impl FnOnce(&mut Heap<'_>) -> R) -> R {
-        let mut guard: SpinMutexGuard<'_, Tlsf> = self.tlsf.lock();
+    fn with<R>(&self, region: Region, f: impl FnOnce(&mut Heap<'_>, &mut Stats) -> R) -> R {
+        let mut guard: SpinMutexGuard<'_, Locked> = self.locked.lock();
+        let Locked { tlsf, stats } = &mut *guard;
         // SAFETY: `region` was made by `Region::new`, whose precondition is that of
         // `Tlsf::view` (valid bytes of this pool alone, the same on every call); the
         // guard makes this view the only one.
-        let mut heap = unsafe { guard.view(region.base, region.len) };
-        f(&mut heap)
+        let mut heap = unsafe { tlsf.view(region.base, region.len) };
+        f(&mut heap, stats)
     }
 
     /// The pointer to the payload at offset `off` of `heap`.
@@ -78,6 +91,7 @@ impl PoolCore {
     }
 
     /// Allocates a root (no `parent`) or a child linked to `parent`'s root.
+    #[inline]
     pub(crate) fn allocate(
         &self,
         region: Region,
@@ -85,8 +99,8 @@ impl PoolCore {
         parent: Option<NonNull<u8>>,
     ) -> Result<NonNull<u8>, AllocError> {
         let align = block_align(layout);
-        let result = self.with(region, |heap| {
-            let parent = match parent {
+        let result = self.with(region, |heap, stats| {
+            let after = match parent {
                 None => None,
                 Some(p) => match heap.live_block(p.as_ptr() as usize) {
                     Some((b, _)) => Some(b),
@@ -94,43 +108,44 @@ impl PoolCore {
                 },
             };
             let off = heap
-                .allocate(layout.size(), align, parent.is_none())
+                .allocate(layout.size(), align, after.is_none())
                 .ok_or(false)?;
-            if let Some(after) = parent {
-                heap.link_after(after, off - HEADER);
+            match after {
+                Some(after) => {
+                    heap.link_after(after, off - HEADER);
+                    stats.children += 1;
+                }
+                None => stats.roots += 1,
             }
+            stats.bytes_in_use += layout.size();
             Ok(Self::pointer(heap, off))
         });
-        match result {
-            Ok(p) => {
-                if parent.is_some() {
-                    self.stats.add_child(layout.size());
-                } else {
-                    self.stats.add_root(layout.size());
-                }
-                Ok(p)
+        result.map_err(|bad| {
+            if bad {
+                bad_pointer("allocate_child", "a parent that is not a live block");
             }
-            Err(bad) => {
-                if bad {
-                    bad_pointer("allocate_child", "a parent that is not a live block");
-                }
-                Err(AllocError)
-            }
-        }
+            AllocError
+        })
     }
 
     /// Frees a live root and its chain; refuses anything else.
+    #[inline]
     pub(crate) fn free_root(&self, region: Region, root: NonNull<u8>) {
-        let freed = self.with(region, |heap| {
+        let freed = self.with(region, |heap, stats| {
             match heap.live_block(root.as_ptr() as usize) {
-                Some((b, true)) => Ok(heap.free_chain(b)),
+                Some((b, true)) => {
+                    let (children, bytes) = heap.free_chain(b);
+                    stats.roots -= 1;
+                    stats.children -= children;
+                    stats.bytes_in_use -= bytes;
+                    Ok(())
+                }
                 Some((_, false)) => Err("a child, not a root"),
                 None => Err("a pointer that is not a live block of this pool"),
             }
         });
-        match freed {
-            Ok((children, bytes)) => self.stats.remove(1, children, bytes),
-            Err(what) => bad_pointer("free_root", what),
+        if let Err(what) = freed {
+            bad_pointer("free_root", what);
         }
     }
 
@@ -142,32 +157,25 @@ impl PoolCore {
         layout: Layout,
         new_size: usize,
     ) -> bool {
-        let done = self.with(region, |heap| {
+        let done = self.with(region, |heap, stats| {
             let (b, _) = heap.live_block(block.as_ptr() as usize).ok_or(())?;
             let old = heap.requested(b);
             debug_assert_eq!(old, layout.size(), "resize_in_place: wrong layout");
-            Ok(heap.resize(b, new_size).then_some(old))
+            let resized = heap.resize(b, new_size);
+            if resized {
+                stats.bytes_in_use = stats.bytes_in_use - old + new_size;
+            }
+            Ok(resized)
         });
-        match done {
-            Ok(Some(old)) => {
-                if new_size >= old {
-                    self.stats.add_bytes(new_size - old);
-                } else {
-                    self.stats.remove(0, 0, old - new_size);
-                }
-                true
-            }
-            Ok(None) => false,
-            Err(()) => {
-                bad_pointer("resize_in_place", "a pointer that is not a live block");
-                false
-            }
-        }
+        done.unwrap_or_else(|()| {
+            bad_pointer("resize_in_place", "a pointer that is not a live block");
+            false
+        })
     }
 
     /// Frees a live child before its root: O(1), the chain is doubly linked.
     pub(crate) fn reclaim_child(&self, region: Region, child: NonNull<u8>, layout: Layout) -> bool {
-        let done = self.with(region, |heap| {
+        let done = self.with(region, |heap, stats| {
             match heap.live_block(child.as_ptr() as usize) {
                 Some((b, false)) => {
                     debug_assert_eq!(
@@ -175,26 +183,22 @@ impl PoolCore {
                         layout.size(),
                         "reclaim_child: wrong layout"
                     );
-                    Some(heap.free_child(b))
+                    stats.children -= 1;
+                    stats.bytes_in_use -= heap.free_child(b);
+                    true
                 }
-                _ => None,
+                _ => false,
             }
         });
-        match done {
-            Some(bytes) => {
-                self.stats.remove(0, 1, bytes);
-                true
-            }
-            None => {
-                bad_pointer("reclaim_child", "a pointer that is not a live child");
-                false
-            }
+        if !done {
+            bad_pointer("reclaim_child", "a pointer that is not a live child");
         }
+        done
     }
 
     /// What `block` is: exact for any pointer.
     pub(crate) fn block_status(&self, region: Region, block: NonNull<u8>) -> BlockStatus {
-        self.with(region, |heap| {
+        self.with(region, |heap, _| {
             match heap.live_block(block.as_ptr() as usize) {
                 Some((_, true)) => BlockStatus::Root,
                 Some((_, false)) => BlockStatus::Child,
@@ -203,24 +207,30 @@ impl PoolCore {
         })
     }
 
+    /// The live counts: exact, read under the lock.
     #[inline]
     pub(crate) fn stats(&self) -> Stats {
-        self.stats.snapshot()
+        self.locked.lock().stats
+    }
+
+    /// The live counts if the lock is free now (for `Debug`, which must not wait).
+    pub(crate) fn try_stats(&self) -> Option<Stats> {
+        self.locked.try_lock().map(|locked| locked.stats)
     }
 
     pub(crate) fn capacity(&self, region: Region) -> usize {
-        self.with(region, |heap| heap.capacity())
+        self.with(region, |heap, _| heap.capacity())
     }
 
     pub(crate) fn free_bytes(&self, region: Region) -> usize {
-        self.with(region, |heap| heap.free_bytes())
+        self.with(region, |heap, _| heap.free_bytes())
     }
 
     pub(crate) fn largest_free_block(&self, region: Region) -> usize {
-        self.with(region, |heap| heap.largest_free().saturating_sub(HEADER))
+        self.with(region, |heap, _| heap.largest_free().saturating_sub(HEADER))
     }
 
     pub(crate) fn check(&self, region: Region) -> Result<usize, &'static str> {
-        self.with(region, |heap| heap.check())
+        self.with(region, |heap, _| heap.check())
     }
 }

@@ -130,7 +130,7 @@ impl fmt::Debug for PoolRegion {
         f.debug_struct("PoolRegion")
             .field("base", &self.base)
             .field("len", &self.len)
-            .field("stats", &self.core.stats())
+            .field("stats", &self.core.try_stats())
             .finish_non_exhaustive()
     }
 }

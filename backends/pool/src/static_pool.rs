@@ -183,7 +183,7 @@ impl<const N: usize> fmt::Debug for StaticPool<N> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("StaticPool")
             .field("bytes", &N)
-            .field("stats", &self.core.stats())
+            .field("stats", &self.core.try_stats())
             .finish_non_exhaustive()
     }
 }

@@ -165,6 +165,7 @@ impl Tlsf {
     /// handed out, which it never touches), and they are the bytes of every earlier
     /// call with this state (the same place, or moved together with the state). No
     /// other view of this state exists meanwhile (`&mut self`).
+    #[inline]
     pub(crate) unsafe fn view(&mut self, base: NonNull<u8>, len: usize) -> Heap<'_> {
         if !self.ready {
             self.lay_out(base.as_ptr() as usize, len);
@@ -306,6 +307,7 @@ impl Heap<'_> {
 
     /// Makes `b..b + size` a free block at the head of its class's list. The caller
     /// sets `PREV_FREE` on the block after it.
+    #[inline]
     fn push_free(&mut self, b: usize, size: usize) {
         debug_assert!(size >= HEADER && size % GRANULE == 0 && b + size <= self.st.heap_end);
         let class = class_of(size);
@@ -325,6 +327,7 @@ impl Heap<'_> {
     }
 
     /// Takes the free block at `b` off its list. The caller fixes the flags around it.
+    #[inline]
     fn unlink_free(&mut self, b: usize) {
         let size = self.size_of(b);
         let class = class_of(size);
@@ -389,6 +392,7 @@ impl Heap<'_> {
 
     /// Finds a free block for `need` bytes aligned to `align`: the good-fit class
     /// search (O(1)), then at most [`SCAN_LIMIT`] blocks of the classes below it.
+    #[inline]
     fn find(&self, need: usize, align: usize) -> Option<(usize, usize)> {
         // The most a gap can take: `align - GRANULE`, or that plus `align` when the
         // natural gap is shorter than a header.
@@ -435,6 +439,7 @@ impl Heap<'_> {
 
     /// Allocates a block with a payload of `size` bytes aligned to `align` (a power of
     /// two): returns the payload's offset. The block is on no chain yet.
+    #[inline]
     pub(crate) fn allocate(&mut self, size: usize, align: usize, root: bool) -> Option<usize> {
         if size > MAX_SPAN - HEADER || align > MAX_SPAN {
             return None;
@@ -476,6 +481,7 @@ impl Heap<'_> {
     }
 
     /// Gives the used block at `b` back, merging it with free neighbours: O(1).
+    #[inline]
     fn free_block(&mut self, b: usize) {
         let w = self.rd(b + SIZE);
         let size = (w & !FLAGS) as usize;
@@ -499,6 +505,7 @@ impl Heap<'_> {
 
     /// The live block whose payload is at address `addr`: its header's offset and
     /// whether it is a root. Exact for any address: `None` for anything else.
+    #[inline]
     pub(crate) fn live_block(&self, addr: usize) -> Option<(usize, bool)> {
         let off = addr.wrapping_sub(self.mem.as_ptr() as usize);
         if addr < self.mem.as_ptr() as usize
@@ -520,6 +527,7 @@ impl Heap<'_> {
     }
 
     /// Links the fresh block `new` into the chain right after the live block `after`.
+    #[inline]
     pub(crate) fn link_after(&mut self, after: usize, new: usize) {
         let next = self.rd(after + NEXT);
         self.wr(new + NEXT, next);
@@ -532,6 +540,7 @@ impl Heap<'_> {
 
     /// Frees the live root at `b` and every block of its chain: O(1) per block, with
     /// constant stack. Returns (children, bytes requested).
+    #[inline]
     pub(crate) fn free_chain(&mut self, b: usize) -> (usize, usize) {
         let (mut children, mut bytes) = (0, 0);
         let mut next = Some(b);
@@ -546,6 +555,7 @@ impl Heap<'_> {
     }
 
     /// Takes the live child at `b` off its chain and frees it: O(1).
+    #[inline]
     pub(crate) fn free_child(&mut self, b: usize) -> usize {
         let prev = self.rd(b + PREV);
         let next = self.rd(b + NEXT);
@@ -562,6 +572,7 @@ impl Heap<'_> {
     /// Resizes the live block at `b` to a payload of `new_size` bytes without moving
     /// it: shrinking always works (the tail goes back if it can hold a header), growing
     /// works when the block after it is free and large enough. O(1).
+    #[inline]
     pub(crate) fn resize(&mut self, b: usize, new_size: usize) -> bool {
         if new_size > MAX_SPAN - HEADER {
             return false;
