@@ -24,6 +24,7 @@ use std::time::Instant;
 mod workloads;
 
 use workloads::bodies::{TREE_CHILDREN, bytes_per_child};
+use workloads::global::{ARENA, WINDOW};
 use workloads::{
     Contender, Only, OutOfMemory, Script, Sizes, Visitor, Workload, for_each_contender,
     for_each_global,
@@ -33,6 +34,8 @@ use workloads::{
 const CONTENDER_ENV: &str = "COMPARE_CONTENDER";
 /// The name of the memory measurement, for the filter.
 const MEMORY: &str = "0_memory_per_child_64B";
+/// The suffix of a script's fragmentation figure.
+const FRAGMENTATION: &str = "/fragmentation";
 
 /// What the timer reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -159,6 +162,9 @@ impl Visitor for Measure<'_> {
 
     fn visit_global<G: GlobalAlloc>(&mut self, _: &str, alloc: &G) {
         for s in self.scripts {
+            // The fragmentation first, on the fresh arena.
+            let after = s.fragmentation(alloc).map(|f| f.after as f64);
+            println!("{}{FRAGMENTATION}\t{}", s.name(), value(after));
             let ns = self.time(|| s.warm_up(alloc), || s.run(alloc));
             println!("{}\t{}", s.name(), value(ns));
         }
@@ -259,6 +265,25 @@ fn main() {
         println!("{}", row("allocator's figure", held));
         let resident = results.iter().map(|r| bytes(get(r, MEMORY, 1)));
         println!("{}", row("resident (VmRSS)", resident));
+        println!();
+    }
+
+    if !scripts.is_empty() {
+        println!(
+            "largest block still allocatable after workload 5, {WINDOW} objects live, in % of \
+             the {} KiB arena (contenders without an arena: n/a)\n",
+            ARENA >> 10
+        );
+        header("", &names.0);
+        for s in &scripts {
+            let key = format!("{}{FRAGMENTATION}", s.name());
+            let pct = |r| {
+                get(r, &key, 0).map_or("n/a".to_owned(), |b| {
+                    format!("{:.1}%", 100.0 * b / ARENA as f64)
+                })
+            };
+            println!("{}", row(&s.name(), results.iter().map(pct)));
+        }
         println!();
     }
 
