@@ -138,6 +138,10 @@ fn check(set: NonNull<RowSet>) {
     }
 }
 
+/// A fixed 16 MiB region, as firmware would have it (in `.bss`: no init call).
+static POOL: Linked<linked_alloc_pool::StaticPool<{ 16 << 20 }>> =
+    Linked::new(linked_alloc_pool::StaticPool::new());
+
 fn main() {
     println!(
         "A MAPI-style row set: 1 root, {ROWS} rows x {PROPS} string properties, built with \
@@ -162,6 +166,7 @@ fn main() {
             &Linked::new(linked_alloc_mmap::MmapPages::new()),
             &texts,
         ),
+        tour("StaticPool", &POOL, &texts),
     ];
     println!(
         "{:<12} {:>6} {:>9} {:>12} {:>10} {:>10} {:>8}",

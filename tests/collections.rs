@@ -197,6 +197,12 @@ macro_rules! collections_on {
 }
 
 collections_on!(system, linked_alloc_system::SystemHeap::new());
+collections_on!(mmap, linked_alloc_mmap::MmapPages::new());
+// A pool of its own for each test, in a `static` of that test (too big for the stack).
+collections_on!(pool, {
+    static POOL: linked_alloc_pool::StaticPool<{ 16 << 20 }> = linked_alloc_pool::StaticPool::new();
+    &POOL
+});
 
 /// The same handle works with allocator-api2 0.4's collections (feature
 /// `allocator-api2-04`).
