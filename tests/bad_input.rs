@@ -24,12 +24,31 @@ use linked_alloc_system::SystemHeap;
 
 type Pool = StaticPool<{ 64 << 10 }>;
 
-fn pattern(seed: usize, i: usize) -> u8 {
-    (seed
-        .wrapping_mul(0x9e37_79b9)
-        .wrapping_add(i.wrapping_mul(131))
-        >> 3) as u8
-        | 1
+/// The native size, or a smaller one under Miri.
+const fn n(native: usize, miri: usize) -> usize {
+    if cfg!(miri) { miri } else { native }
+}
+
+/// Pseudo-random bytes, made at compile time: the block of seed `s` holds
+/// `TABLE[s * 61..][..len]`, so filling and checking are a copy and a compare (fast
+/// under Miri too).
+static TABLE: [u8; 24 << 10] = {
+    let mut t = [0u8; 24 << 10];
+    let mut x: u32 = 0x9e37_79b9;
+    let mut i = 0;
+    while i < t.len() {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        t[i] = (x >> 8) as u8 | 1; // never zero
+        i += 1;
+    }
+    t
+};
+
+/// The pattern of block `seed`, `len` bytes.
+fn pattern(seed: usize, len: usize) -> &'static [u8] {
+    &TABLE[seed * 61..][..len]
 }
 
 /// A block the fixture made: where, how long, its pattern.
@@ -59,10 +78,10 @@ impl<'h, B: LinkedAllocator> Fixture<'h, B> {
             victim: Vec::new(),
             victim_freed: false,
         };
-        fx.keep = fx.tree(128, &[16, 40, 100, 3000], 10);
+        fx.keep = fx.tree(128, &[16, 40, 100, n(3000, 300)], 10);
         // The victim has a child larger than a page too (a mapping of its own in
-        // `MmapPages` with small runs, another size class in the pool).
-        fx.victim = fx.tree(256, &[64, 20_000], 20);
+        // `MmapPages` with 16 KiB runs, another size class in the pool).
+        fx.victim = fx.tree(256, &[64, n(20_000, 4500)], 20);
         // Its first 16 bytes are zeroes: never a live header's tag, so a backend that
         // reads a header in front of `victim + 16` reads initialized, non-tag bytes.
         // SAFETY: the victim root has 256 bytes.
@@ -94,9 +113,7 @@ impl<'h, B: LinkedAllocator> Fixture<'h, B> {
         for b in &blocks {
             // SAFETY: each block is live with `len` bytes that only we use.
             unsafe { core::slice::from_raw_parts_mut(b.ptr.as_ptr(), b.len) }
-                .iter_mut()
-                .enumerate()
-                .for_each(|(i, x)| *x = pattern(b.seed, i));
+                .copy_from_slice(pattern(b.seed, b.len));
         }
         blocks
     }
@@ -135,13 +152,10 @@ impl<'h, B: LinkedAllocator> Fixture<'h, B> {
             let bytes = unsafe { core::slice::from_raw_parts(b.ptr.as_ptr(), b.len) };
             // The victim root's first 16 bytes were zeroed on purpose.
             let skip = if b.ptr == self.victim[0].ptr { 16 } else { 0 };
-            for (i, &x) in bytes.iter().enumerate().skip(skip) {
-                assert_eq!(
-                    x,
-                    pattern(b.seed, i),
-                    "block {} corrupted at byte {i}",
-                    b.seed
-                );
+            let expected = &pattern(b.seed, b.len)[skip..];
+            if &bytes[skip..] != expected {
+                let i = (skip..b.len).find(|&i| bytes[i] != expected[i - skip]);
+                panic!("block {} corrupted at byte {i:?}", b.seed);
             }
         }
     }
@@ -297,10 +311,11 @@ mod system {
     case!(free_foreign, heap(), "linked-alloc-system: free_root was given a pointer that is not a live root",
     bad: |h, _| {
         // A block of the global allocator, zeroed: 16 readable bytes before `+16`.
-        let foreign = Box::new([0u64; 8]);
-        let p = NonNull::from(&*foreign).cast::<u8>();
+        let mut foreign = Box::new([0u64; 8]);
+        let p = NonNull::from(&mut *foreign).cast::<u8>();
         // SAFETY: not ours (the mistake); the 16 bytes in front of `p + 16` are the
-        // box's first 16 bytes: live, initialized, 8-aligned, and unborrowed now.
+        // box's first 16 bytes: live, initialized, 8-aligned, writable through `p`
+        // (taken from `&mut`, as the header's atomics need), unborrowed otherwise.
         unsafe { h.free_root(p.add(16)) };
     });
     case!(child_of_interior, heap(), "linked-alloc-system: allocate_child was given a parent that is not a live block",
@@ -419,9 +434,9 @@ mod pool {
     });
     case!(free_foreign, heap(), "linked-alloc-pool: free_root was given a pointer that is not a live block of this pool; the pool is left unchanged",
     bad: |h, _| {
-        let foreign = Box::new([0u64; 8]);
+        let mut foreign = Box::new([0u64; 8]);
         // SAFETY: not the pool's (the mistake); the pool checks its range first.
-        unsafe { h.free_root(NonNull::from(&*foreign).cast()) };
+        unsafe { h.free_root(NonNull::from(&mut *foreign).cast()) };
     });
     case!(free_root_of_another_pool, heap(), "linked-alloc-pool: free_root was given a pointer that is not a live block of this pool; the pool is left unchanged",
     bad: |h, _| {
@@ -439,8 +454,8 @@ mod pool {
     });
     case!(child_of_foreign, heap(), "linked-alloc-pool: allocate_child was given a parent that is not a live block",
     bad: |h, _| {
-        let foreign = Box::new([0u64; 8]);
-        let p = NonNull::from(&*foreign).cast();
+        let mut foreign = Box::new([0u64; 8]);
+        let p = NonNull::from(&mut *foreign).cast();
         // SAFETY: not the pool's (the mistake); the pool checks its range first.
         let r = unsafe { h.allocate_child(p, Layout::new::<u64>()) };
         assert!(r.is_err(), "a release build refuses with AllocError");
@@ -460,8 +475,8 @@ mod pool {
     });
     case!(resize_foreign, heap(), "linked-alloc-pool: resize_in_place was given a pointer that is not a live block",
     bad: |h, _| {
-        let foreign = Box::new([0u64; 8]);
-        let p = NonNull::from(&*foreign).cast();
+        let mut foreign = Box::new([0u64; 8]);
+        let p = NonNull::from(&mut *foreign).cast();
         // SAFETY: not the pool's (the mistake); the pool checks its range first.
         let done = unsafe { h.backend().resize_in_place(p, Layout::new::<[u64; 8]>(), 128) };
         assert!(!done, "a release build refuses");
@@ -473,7 +488,7 @@ mod pool {
         let heap = heap();
         let mut fx = Fixture::new(&heap);
         let b = heap.backend();
-        let foreign = Box::new([0u64; 8]);
+        let mut foreign = Box::new([0u64; 8]);
         // SAFETY: the pool documents that `block_status` checks any pointer.
         unsafe {
             assert_eq!(b.block_status(fx.root()), BlockStatus::Root);
@@ -481,7 +496,7 @@ mod pool {
             assert_eq!(b.block_status(fx.root().add(16)), BlockStatus::NotLive);
             assert_eq!(b.block_status(fx.root().add(1)), BlockStatus::NotLive);
             assert_eq!(
-                b.block_status(NonNull::from(&*foreign).cast()),
+                b.block_status(NonNull::from(&mut *foreign).cast()),
                 BlockStatus::NotLive
             );
         }
