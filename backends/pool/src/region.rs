@@ -48,7 +48,9 @@ impl PoolRegion {
     ///
     /// ```
     /// # use linked_alloc_pool::PoolRegion;
-    /// let pool = PoolRegion::new(Box::leak(vec![0u8; 10_000].into_boxed_slice()));
+    /// static mut BYTES: [u8; 10_000] = [0; 10_000];
+    /// // SAFETY: BYTES is used by nothing else: the pool owns it from now on.
+    /// let pool = PoolRegion::new(unsafe { &mut *(&raw mut BYTES) });
     /// assert!(pool.capacity() > 9_000);
     /// ```
     #[must_use]
@@ -78,7 +80,9 @@ impl PoolRegion {
     ///
     /// ```
     /// # use linked_alloc_pool::PoolRegion;
-    /// let pool = PoolRegion::new(Box::leak(vec![0u8; 100].into_boxed_slice()));
+    /// static mut BYTES: [u8; 100] = [0; 100];
+    /// // SAFETY: BYTES is used by nothing else: the pool owns it from now on.
+    /// let pool = PoolRegion::new(unsafe { &mut *(&raw mut BYTES) });
     /// assert!(pool.capacity() < 100);
     /// ```
     pub fn capacity(&self) -> usize {
@@ -90,7 +94,9 @@ impl PoolRegion {
     ///
     /// ```
     /// # use linked_alloc_pool::PoolRegion;
-    /// let pool = PoolRegion::new(Box::leak(vec![0u8; 4096].into_boxed_slice()));
+    /// static mut BYTES: [u8; 4096] = [0; 4096];
+    /// // SAFETY: BYTES is used by nothing else: the pool owns it from now on.
+    /// let pool = PoolRegion::new(unsafe { &mut *(&raw mut BYTES) });
     /// assert_eq!(pool.free_bytes(), pool.capacity());
     /// ```
     pub fn free_bytes(&self) -> usize {
@@ -102,7 +108,9 @@ impl PoolRegion {
     ///
     /// ```
     /// # use linked_alloc_pool::PoolRegion;
-    /// let pool = PoolRegion::new(Box::leak(vec![0u8; 4096].into_boxed_slice()));
+    /// static mut BYTES: [u8; 4096] = [0; 4096];
+    /// // SAFETY: BYTES is used by nothing else: the pool owns it from now on.
+    /// let pool = PoolRegion::new(unsafe { &mut *(&raw mut BYTES) });
     /// assert!(pool.largest_free_block() < pool.free_bytes());
     /// ```
     pub fn largest_free_block(&self) -> usize {
@@ -114,7 +122,9 @@ impl PoolRegion {
     ///
     /// ```
     /// # use linked_alloc_pool::PoolRegion;
-    /// let pool = PoolRegion::new(Box::leak(vec![0u8; 4096].into_boxed_slice()));
+    /// static mut BYTES: [u8; 4096] = [0; 4096];
+    /// // SAFETY: BYTES is used by nothing else: the pool owns it from now on.
+    /// let pool = PoolRegion::new(unsafe { &mut *(&raw mut BYTES) });
     /// assert_eq!(pool.check_integrity(), Ok(1));
     /// ```
     ///

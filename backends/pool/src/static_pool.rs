@@ -77,9 +77,10 @@ impl<const N: usize> StaticPool<N> {
     /// ```
     /// use linked_alloc_pool::StaticPool;
     ///
-    /// let pool: &'static StaticPool<{ 8 << 20 }> =
-    ///     StaticPool::new_in_place(Box::leak(Box::new_uninit()));
-    /// assert!(pool.capacity() > 8_000_000);
+    /// let mut slot = Box::<StaticPool<{ 1 << 20 }>>::new_uninit();
+    /// let pool: &StaticPool<{ 1 << 20 }> = StaticPool::new_in_place(&mut slot);
+    /// assert!(pool.capacity() > 1_000_000);
+    /// // For a pool that lives as long as the program: `Box::leak(Box::new_uninit())`.
     /// ```
     pub fn new_in_place(slot: &mut MaybeUninit<Self>) -> &mut Self {
         let this = slot.as_mut_ptr();

@@ -197,7 +197,7 @@ fn region_pool_checks_its_range() {
     // An odd start: the pool aligns it.
     let pool = PoolRegion::new(region.split_at_mut(1).1);
     let root = pool.allocate_root(layout(10, 8)).unwrap();
-    assert_eq!(root.as_ptr() as usize % 16, 0);
+    assert_eq!(root.as_ptr() as usize % linked_alloc::MIN_ALIGN, 0);
     let mut other = [0u64; 4];
     let outside = NonNull::from(&mut other[2]).cast::<u8>();
     // SAFETY: deliberately a pointer outside the region: checked exactly.
