@@ -62,7 +62,7 @@
 //!   neighbours, merge, push), with constant stack: the chain is walked in a loop.
 //! - `reclaim_child`, `resize_in_place` (shrink always; grow into a free next block),
 //!   `block_status`, `stats`, `free_bytes`: O(1).
-//! - The first call lays out the tables: O(N / 512) word writes, once.
+//! - The first call lays out the tables: O(N / 256) word writes at most, once.
 //! - [`largest_free_block`](StaticPool::largest_free_block) scans one list (the top
 //!   class); [`check_integrity`](StaticPool::check_integrity) walks the whole heap.
 //!
