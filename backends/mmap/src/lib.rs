@@ -612,6 +612,13 @@ impl MmapPages {
     }
 }
 
+// A block that is not big fits in a fresh run after the largest header, whatever its
+// alignment padding (see `MmapPages::is_big`), for the smallest run size.
+const _: () = assert!(
+    ROOT_HEADER + MmapPages::MIN_RUN_SIZE / 16 + MmapPages::MIN_RUN_SIZE / 4
+        < MmapPages::MIN_RUN_SIZE
+);
+
 impl Default for MmapPages {
     /// As [`MmapPages::new`].
     ///
