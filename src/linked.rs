@@ -299,9 +299,11 @@ unsafe impl<B: LinkedAllocator> GlobalAlloc for Linked<B> {
 
     #[inline]
     unsafe fn dealloc(&self, ptr: *mut u8, _layout: Layout) {
+        let guard = AbortOnUnwind;
         // SAFETY: GlobalAlloc's caller passes a pointer that `alloc*` returned here and
         // that is still allocated: a live, non-null root of `B`.
         unsafe { self.backend.free_root(NonNull::new_unchecked(ptr)) }
+        core::mem::forget(guard);
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
@@ -312,8 +314,10 @@ unsafe impl<B: LinkedAllocator> GlobalAlloc for Linked<B> {
         // SAFETY: `ptr` is non-null and a live root of `layout` (the caller's
         // precondition), used by no one else during the call.
         let root = unsafe { NonNull::new_unchecked(ptr) };
+        let guard = AbortOnUnwind;
         // SAFETY: as above; the hook keeps the data and alignment if it says `true`.
         if unsafe { self.backend.resize_in_place(root, layout, new_size) } {
+            core::mem::forget(guard);
             return ptr;
         }
         let Ok(new) = self.backend.allocate_root(new_layout) else {
@@ -326,6 +330,22 @@ unsafe impl<B: LinkedAllocator> GlobalAlloc for Linked<B> {
             ptr::copy_nonoverlapping(ptr, new.as_ptr(), layout.size().min(new_size));
             self.backend.free_root(root);
         }
+        core::mem::forget(guard);
         new.as_ptr()
+    }
+}
+
+/// Turns a panic inside a `GlobalAlloc` method into an abort: a global allocator must
+/// not unwind, but a backend's debug check (a bad pointer given to `free_root`) panics.
+/// Dropped only while unwinding (it is forgotten on the normal path), where its own
+/// panic makes the runtime abort.
+struct AbortOnUnwind;
+
+impl Drop for AbortOnUnwind {
+    #[cold]
+    fn drop(&mut self) {
+        panic!(
+            "linked-alloc: a backend panicked inside GlobalAlloc; aborting (a global allocator must not unwind)"
+        );
     }
 }
