@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Runs the workspace's tests (unit, integration, doc tests) under AddressSanitizer:
+# nightly, `-Zsanitizer=address`, the standard library rebuilt with it (`-Zbuild-std`,
+# needs the rust-src component), for x86_64-unknown-linux-gnu (an explicit target, so
+# that build scripts and proc macros are built without the sanitizer).
+#
+#   bash scripts/asan.sh [extra cargo test arguments]
+#
+# Leak detection is on: a test that leaks (and not on purpose) fails. Uses its own
+# target directory (target/asan unless CARGO_TARGET_DIR is set) so that the
+# instrumented build does not evict the normal one.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+target=x86_64-unknown-linux-gnu
+export RUSTFLAGS="-Zsanitizer=address ${RUSTFLAGS:-}"
+export RUSTDOCFLAGS="-Zsanitizer=address ${RUSTDOCFLAGS:-}"
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:detect_stack_use_after_return=1:strict_string_checks=1}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}/asan"
+
+rustup component add --toolchain nightly rust-src >/dev/null
+
+echo "==> asan: cargo +nightly test --workspace (target $target, build-std)"
+cargo +nightly test --workspace -Zbuild-std -Zdoctest-xcompile --target "$target" "$@"
+echo "==> asan: all tests passed under AddressSanitizer"
