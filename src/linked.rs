@@ -321,6 +321,7 @@ unsafe impl<B: LinkedAllocator> GlobalAlloc for Linked<B> {
             return ptr;
         }
         let Ok(new) = self.backend.allocate_root(new_layout) else {
+            core::mem::forget(guard);
             return ptr::null_mut();
         };
         // SAFETY: `ptr` is a live root of `layout.size()` bytes (the caller's
