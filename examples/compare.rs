@@ -111,7 +111,8 @@ impl Visitor for Names {
 }
 
 /// In the process of one contender: measures it and prints one line per measurement,
-/// `name<TAB>value[<TAB>value]`, `-` for no value.
+/// `name<TAB>value[<TAB>value]`, `-` for no value. The memory figure is measured first,
+/// while the allocator is fresh (see `bytes_per_child`).
 struct Measure<'a> {
     workloads: &'a [Workload],
     scripts: &'a [Script],
@@ -149,7 +150,6 @@ impl Measure<'_> {
 
 impl Visitor for Measure<'_> {
     fn visit<C: Contender>(&mut self, contender: &C) {
-        // Memory first, while the allocator is fresh (see `bytes_per_child`).
         if self.memory {
             let cost = bytes_per_child(contender, &Sizes::fixed_64(), TREE_CHILDREN);
             println!("{MEMORY}\t{}\t{}", value(cost.held), value(cost.resident));
@@ -236,15 +236,26 @@ fn main() {
 
     if let Ok(name) = std::env::var(CONTENDER_ENV) {
         workloads::glibc::settle_c_heap();
-        let mut measure = Measure {
-            workloads: &workloads,
-            scripts: &scripts,
+        // Each measurement on a contender made afresh (`for_each_*` makes them), as in
+        // the criterion benches: no workload finds the lists another one left.
+        let measure = |workloads, scripts, memory| Measure {
+            workloads,
+            scripts,
             memory,
             reps,
             clock,
         };
-        for_each_contender(&mut Only::exact(&name, &mut measure));
-        for_each_global(&mut Only::exact(&name, &mut measure));
+        if memory {
+            for_each_contender(&mut Only::exact(&name, &mut measure(&[], &[], true)));
+        }
+        for w in &workloads {
+            let mut m = measure(std::slice::from_ref(w), &[], false);
+            for_each_contender(&mut Only::exact(&name, &mut m));
+        }
+        for s in &scripts {
+            let mut m = measure(&[], std::slice::from_ref(s), false);
+            for_each_global(&mut Only::exact(&name, &mut m));
+        }
         return;
     }
 
