@@ -40,13 +40,27 @@ fn bad_dealloc_through_global_alloc_aborts_instead_of_unwinding() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(!out.status.success(), "the child process did not abort: {stdout}");
-    assert!(!stdout.contains("returned normally"), "the panic unwound or returned: {stdout}");
-    assert!(stderr.contains("was given a pointer that is not a live root"), "{stderr}");
+    assert!(
+        !out.status.success(),
+        "the child process did not abort: {stdout}"
+    );
+    assert!(
+        !stdout.contains("returned normally"),
+        "the panic unwound or returned: {stdout}"
+    );
+    assert!(
+        stderr.contains("was given a pointer that is not a live root"),
+        "{stderr}"
+    );
     assert!(stderr.contains("must not unwind"), "{stderr}");
     #[cfg(unix)]
     {
         use std::os::unix::process::ExitStatusExt;
-        assert_eq!(out.status.signal(), Some(6), "expected SIGABRT: {:?}", out.status);
+        assert_eq!(
+            out.status.signal(),
+            Some(6),
+            "expected SIGABRT: {:?}",
+            out.status
+        );
     }
 }
