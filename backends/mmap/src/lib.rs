@@ -21,7 +21,8 @@
 //!   below 8 KiB); larger alignments are [`AllocError`].
 //! - **Free.** `free_root` walks the root's chain of mappings (one per run, not one per
 //!   child) and puts the runs in a bounded **cache** of free runs, up to
-//!   [`cache_limit`](MmapPages::cache_limit) runs (64 by default,
+//!   [`cache_limit`](MmapPages::cache_limit) runs (1024 by default, 64 MiB of 64 KiB
+//!   runs kept mapped at most,
 //!   [`MmapPages::with_cache_limit`]); runs beyond the limit and big blocks' mappings go
 //!   back to the OS, always as whole mappings. So a program that makes and frees many
 //!   small roots makes no system call for them once the cache is warm.
@@ -182,13 +183,17 @@ impl MmapPages {
     #[cfg(not(target_pointer_width = "64"))]
     pub const MAX_RUN_SIZE: usize = 1 << 24;
 
-    /// The cache limit of [`new`](Self::new): 64 runs (4 MiB of 64 KiB runs).
+    /// The cache limit of [`new`](Self::new): 1024 runs (64 MiB of 64 KiB runs). Large
+    /// enough that a workload of a thousand live roots (a MAPI row set with a root per
+    /// row) or a tree of a million 64-byte children is freed and rebuilt without a
+    /// system call; [`trim_cache`](Self::trim_cache) or
+    /// [`with_cache_limit`](Self::with_cache_limit) bound the memory kept.
     ///
     /// ```
     /// # use linked_alloc_mmap::MmapPages;
     /// assert_eq!(MmapPages::new().cache_limit(), MmapPages::DEFAULT_CACHE_LIMIT);
     /// ```
-    pub const DEFAULT_CACHE_LIMIT: usize = 64;
+    pub const DEFAULT_CACHE_LIMIT: usize = 1024;
 
     /// An allocator with 64 KiB runs and a cache of up to 64 free runs, nothing live
     /// and nothing mapped. `const`, for `static`s.
