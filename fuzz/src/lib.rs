@@ -5,9 +5,10 @@
 //!
 //! After every action, and after every call a collection makes to its allocator:
 //! - every block returned is aligned to `max(align, MIN_ALIGN)`
-//!   ([`block_align`]);
-//! - no live block overlaps another (a [`BTreeMap`] of ranges; a zero-size block
-//!   counts as one byte, so that its address is unique and inside no other block);
+//!   ([`block_align`](linked_alloc::align::block_align));
+//! - no live block overlaps another (a [`BTreeMap`](std::collections::BTreeMap) of
+//!   ranges; a zero-size block counts as one byte, so that its address is unique and
+//!   inside no other block);
 //! - [`stats()`](LinkedAllocator::stats) equals the model exactly;
 //! - a failed request (`AllocError`, a null from `GlobalAlloc`, an error from
 //!   `try_reserve`) changes nothing, and is allowed only where the backend may fail:
@@ -19,7 +20,10 @@
 //! vectors check their elements after every operation.
 //!
 //! One generic body, [`run`]; each target in `fuzz_targets/` is a few lines that pick
-//! the backend and its [`Config`].
+//! the backend and its [`Config`]. The modules: `input` (the actions and how bytes
+//! decode), `model` (the live roots and how each action runs), `shadow` (every live
+//! block and the expected `stats()`), `tracked` (`&Root` as a collection's allocator,
+//! seen through the model), `vectors` (the vectors in roots), `pattern` (block contents).
 
 mod input;
 mod model;

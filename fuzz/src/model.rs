@@ -22,6 +22,8 @@ pub(crate) struct RootEntry<'a, B: LinkedAllocator> {
     pub(crate) wide: Option<RawVec>,
 }
 
+/// One run of the body: the front end under test, its live roots, the shadow of every
+/// live block, and `stats()` at the start.
 pub(crate) struct Model<'a, B: LinkedAllocator> {
     pub(crate) linked: &'a Linked<B>,
     pub(crate) roots: Vec<RootEntry<'a, B>>,
