@@ -214,17 +214,18 @@ fn layout(size: usize, align: usize) -> Layout {
     Layout::from_size_align(size, align).expect("test layouts are valid")
 }
 
-/// All powers of two from 1 to [`MAX_GUARANTEED_ALIGN`].
+/// All powers of two from 1 to [`MAX_GUARANTEED_ALIGN`] (under Miri, which looks for
+/// undefined behaviour rather than for each value, a spread of them).
 fn alignments() -> impl Iterator<Item = usize> {
-    (0..=MAX_GUARANTEED_ALIGN.trailing_zeros()).map(|s| 1usize << s)
+    (0..=MAX_GUARANTEED_ALIGN.trailing_zeros())
+        .filter(|s| !cfg!(miri) || [0, 1, 4, 5, 8, 12].contains(s))
+        .map(|s| 1usize << s)
 }
 
 /// Sizes to try with every alignment: all of `0..=4100` natively, a spread under Miri.
 fn sizes() -> Vec<usize> {
     if cfg!(miri) {
-        std::vec![
-            0, 1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 33, 63, 100, 255, 4095, 4096, 4097
-        ]
+        std::vec![0, 1, 7, 16, 17, 33, 100, 4097]
     } else {
         (0..=4100).collect()
     }
@@ -320,8 +321,8 @@ pub fn child_of_child_joins_the_root<B: LinkedAllocator>(backend: &B) {
 /// overwritten by the allocator.
 pub fn blocks_never_overlap<B: LinkedAllocator>(backend: &B) {
     no_leak(backend, || {
-        let roots = iterations(20, 4);
-        let per_root = iterations(300, 25);
+        let roots = iterations(20, 3);
+        let per_root = iterations(300, 15);
         let mut trees: Vec<Tree<'_, B>> = Vec::new();
         for r in 0..roots {
             let mut tree = Tree::new(backend, layout(1 + r * 37 % 500, 1 << (r % 7)), r + 1);
@@ -397,16 +398,16 @@ pub fn free_root_with_one_child<B: LinkedAllocator>(backend: &B) {
     free_root_with_children(backend, 1);
 }
 
-/// `free_root` of a root with 100 000 children (500 under Miri): one call frees them
+/// `free_root` of a root with 100 000 children (100 under Miri): one call frees them
 /// all, with constant stack.
 pub fn free_root_with_many_children<B: LinkedAllocator>(backend: &B) {
-    free_root_with_children(backend, iterations(100_000, 500));
+    free_root_with_children(backend, iterations(100_000, 100));
 }
 
 /// Zero-size roots and children are distinct, aligned, non-null pointers.
 pub fn zero_size_blocks_are_distinct<B: LinkedAllocator>(backend: &B) {
     no_leak(backend, || {
-        let n = iterations(1000, 50);
+        let n = iterations(1000, 20);
         let mut seen = Vec::new();
         let mut roots = Vec::new();
         for i in 0..n {
@@ -513,8 +514,8 @@ unsafe impl Sync for SendPtr {}
 /// `free_root` frees them all.
 pub fn threads_add_children_to_one_root<B: LinkedAllocator + Sync>(backend: &B) {
     no_leak(backend, || {
-        let threads = iterations(4, 3);
-        let per_thread = iterations(20_000, 60);
+        let threads = iterations(4, 2);
+        let per_thread = iterations(20_000, 30);
         let l = layout(48, 16);
         let root = SendPtr(backend.allocate_root(l).expect("allocate_root failed"));
         fill(root.0, 48, usize::MAX);
@@ -574,8 +575,8 @@ pub fn threads_add_children_to_one_root<B: LinkedAllocator + Sync>(backend: &B) 
 /// Several threads make, fill, check and free roots of their own at once.
 pub fn threads_make_their_own_roots<B: LinkedAllocator + Sync>(backend: &B) {
     no_leak(backend, || {
-        let threads = iterations(4, 3);
-        let rounds = iterations(2_000, 20);
+        let threads = iterations(4, 2);
+        let rounds = iterations(2_000, 10);
         std::thread::scope(|s| {
             for t in 0..threads {
                 s.spawn(move || {
@@ -648,7 +649,12 @@ pub fn global_alloc_realloc_keeps_data_and_alignment<B: LinkedAllocator>(backend
 pub fn global_alloc_zeroed<B: LinkedAllocator>(backend: &B) {
     let linked = Linked::new(backend);
     no_leak(backend, || {
-        for size in [1, 16, 100, 4096, 10_000] {
+        let sizes: &[usize] = if cfg!(miri) {
+            &[1, 100, 4096]
+        } else {
+            &[1, 16, 100, 4096, 10_000]
+        };
+        for &size in sizes {
             let l = layout(size, 16);
             // SAFETY: `l` has a non-zero size.
             let dirty = NonNull::new(unsafe { linked.alloc(l) }).expect("alloc failed");
