@@ -196,8 +196,13 @@ pub enum Action {
         /// What to do.
         op: VecOp,
     },
-    /// Checks every pattern now.
-    Check,
+    /// Checks every pattern of one root now (every root's patterns are checked again
+    /// before it is freed). One root, not all: a check of every live byte at each such
+    /// step made the run quadratic in its length.
+    Check {
+        /// Which root.
+        root: u16,
+    },
 }
 
 /// Decodes fuzz input bytes into actions, one after another until the bytes run out

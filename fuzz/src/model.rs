@@ -98,10 +98,9 @@ impl<'a, B: LinkedAllocator> Model<'a, B> {
             Action::Free { root, via } => self.free(root, via),
             Action::Realloc { root, size } => self.realloc(root, size),
             Action::Vec { root, wide, op } => self.vec(root, wide, op),
-            Action::Check => {
-                let shadow = self.shadow.borrow();
-                for e in &self.roots {
-                    shadow.check_root(e.id);
+            Action::Check { root } => {
+                if let Some(i) = self.pick(root) {
+                    self.shadow.borrow().check_root(self.roots[i].id);
                 }
             }
         }
