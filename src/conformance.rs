@@ -27,6 +27,8 @@ use std::vec::Vec;
 use crate::align::{MAX_GUARANTEED_ALIGN, block_align, is_aligned};
 use crate::{BlockStatus, Linked, LinkedAllocator, MIN_ALIGN, Stats};
 
+pub mod pattern;
+
 /// Stamps out one `#[test]` per check of the suite, each on a fresh backend made by the
 /// given expression. Put it inside a module named after the backend.
 ///
@@ -75,45 +77,17 @@ const fn iterations(native: usize, miri: usize) -> usize {
     if cfg!(miri) { miri } else { native }
 }
 
-/// The pattern byte `i` of block `seed`.
-#[inline]
-fn pattern(seed: usize, i: usize) -> u8 {
-    (seed
-        .wrapping_mul(0x9e37_79b9)
-        .wrapping_add(i.wrapping_mul(131))
-        >> 3) as u8
-}
-
-/// The byte positions that carry the pattern: all of them natively; under Miri (which
-/// checks every access itself, and is slow per byte) the first 64 and every 61st, after
-/// the whole block is written at once. Which bytes are in the set depends on the
-/// position only, so a block checked at a smaller size than it was filled still agrees.
-fn positions(len: usize) -> impl Iterator<Item = usize> {
-    (0..len).filter(|&i| !cfg!(miri) || i < 64 || i % 61 == 0)
-}
-
-/// Fills `len` bytes at `p` with the pattern of `seed`.
+/// Fills `len` bytes at `p` with the pattern of `seed` ([`pattern::fill`]).
 fn fill(p: NonNull<u8>, len: usize, seed: usize) {
     // SAFETY: callers pass live blocks of at least `len` bytes, that only they use.
-    let bytes = unsafe { core::slice::from_raw_parts_mut(p.as_ptr(), len) };
-    bytes.fill(pattern(seed, usize::MAX));
-    for i in positions(len) {
-        bytes[i] = pattern(seed, i);
-    }
+    unsafe { pattern::fill(p, len, seed) }
 }
 
-/// Checks that `len` bytes at `p` still hold the pattern of `seed`.
+/// Checks that `len` bytes at `p` still hold the pattern of `seed` ([`pattern::check`]).
 #[track_caller]
 fn check(p: NonNull<u8>, len: usize, seed: usize) {
     // SAFETY: callers pass live blocks of at least `len` bytes, filled by `fill`.
-    let bytes = unsafe { core::slice::from_raw_parts(p.as_ptr(), len) };
-    for i in positions(len) {
-        assert_eq!(
-            bytes[i],
-            pattern(seed, i),
-            "block {seed} at {p:p} ({len} bytes) was overwritten at byte {i}"
-        );
-    }
+    unsafe { pattern::check(p, len, seed) }
 }
 
 /// Checks the alignment rule on a block of `layout`.

@@ -1,0 +1,102 @@
+//! Pattern-filled blocks, for tests of allocators: fill a block when it is made, check
+//! it before it is freed, and an overwrite anywhere in it (by the allocator handing out
+//! overlapping blocks, or writing its metadata into a block) shows as a wrong byte.
+//!
+//! The pattern of a seed is a run of pseudo-random bytes taken from a table made at
+//! compile time, so [`fill`] is a copy and [`check`] a compare: fast natively, and
+//! single steps under Miri, which interprets a byte loop a thousand times slower. Every
+//! byte is filled and checked. The pattern of a block is a prefix of the pattern of the
+//! same seed at any greater length, so a block that shrank (or grew, for its old bytes)
+//! checks at its new size.
+//!
+//! ```
+//! use core::ptr::NonNull;
+//! use linked_alloc::conformance::pattern;
+//!
+//! let mut block = vec![0u8; 100];
+//! let p = NonNull::new(block.as_mut_ptr()).unwrap();
+//! // SAFETY: `p` is valid for reads and writes of 100 bytes, used by nobody else.
+//! unsafe {
+//!     pattern::fill(p, 100, 7);
+//!     pattern::check(p, 100, 7);
+//!     pattern::check(p, 40, 7); // a prefix agrees
+//! }
+//! block[50] ^= 1;
+//! // SAFETY: as above.
+//! let overwritten = std::panic::catch_unwind(|| unsafe { pattern::check(p, 100, 7) });
+//! assert!(overwritten.is_err());
+//! ```
+
+use core::ptr::NonNull;
+
+/// The pattern repeats every `PERIOD` bytes.
+const PERIOD: usize = 1 << 16;
+/// How many seeds have distinct patterns (a prime, so that nearby seeds and seeds that
+/// differ by a power of two start far apart in the table).
+const STARTS: usize = 4093;
+
+/// Pseudo-random bytes (xorshift), made at compile time.
+static TABLE: [u8; PERIOD + STARTS] = {
+    let mut t = [0u8; PERIOD + STARTS];
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut i = 0;
+    while i < t.len() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        t[i] = (x >> 32) as u8;
+        i += 1;
+    }
+    t
+};
+
+/// The pattern of `seed`, `len` bytes long, as `(offset, bytes)` pieces of at most
+/// `PERIOD` bytes.
+fn pieces(seed: usize, len: usize) -> impl Iterator<Item = (usize, &'static [u8])> {
+    let start = seed % STARTS;
+    let period = &TABLE[start..start + PERIOD];
+    (0..len.div_ceil(PERIOD)).map(move |k| {
+        let at = k * PERIOD;
+        (at, &period[..(len - at).min(PERIOD)])
+    })
+}
+
+/// Fills the `len` bytes at `p` with the pattern of `seed`.
+///
+/// # Safety
+/// `p` is valid for writes of `len` bytes, and nothing else reads or writes them during
+/// the call.
+pub unsafe fn fill(p: NonNull<u8>, len: usize, seed: usize) {
+    for (at, part) in pieces(seed, len) {
+        // SAFETY: `at + part.len() <= len`, and the caller's precondition makes those
+        // `len` bytes at `p` writable by us alone; `part` is in a static, so the two
+        // ranges do not overlap.
+        unsafe { core::ptr::copy_nonoverlapping(part.as_ptr(), p.as_ptr().add(at), part.len()) };
+    }
+}
+
+/// Checks that the `len` bytes at `p` hold the pattern of `seed`.
+///
+/// # Panics
+/// At the first byte that differs, naming the block, its length and the byte.
+///
+/// # Safety
+/// `p` is valid for reads of `len` initialized bytes, and nothing writes them during
+/// the call.
+#[track_caller]
+pub unsafe fn check(p: NonNull<u8>, len: usize, seed: usize) {
+    for (at, part) in pieces(seed, len) {
+        // SAFETY: `at + part.len() <= len`: inside the `len` readable, initialized bytes
+        // at `p` of the caller's precondition, which nobody writes meanwhile.
+        let got = unsafe { core::slice::from_raw_parts(p.as_ptr().add(at), part.len()) };
+        if got != part {
+            let i = (0..part.len()).find(|&i| got[i] != part[i]).unwrap_or(0);
+            panic!(
+                "block {seed} at {p:p} ({len} bytes) was overwritten at byte {}: {:#04x}, expected {:#04x}",
+                at + i,
+                got[i],
+                part[i]
+            );
+        }
+    }
+}
