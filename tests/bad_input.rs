@@ -17,6 +17,7 @@ use core::alloc::Layout;
 use core::ptr::NonNull;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
+use linked_alloc::conformance::pattern;
 use linked_alloc::{BlockStatus, Linked, LinkedAllocator};
 use linked_alloc_mmap::MmapPages;
 use linked_alloc_pool::StaticPool;
@@ -27,28 +28,6 @@ type Pool = StaticPool<{ 64 << 10 }>;
 /// The native size, or a smaller one under Miri.
 const fn n(native: usize, miri: usize) -> usize {
     if cfg!(miri) { miri } else { native }
-}
-
-/// Pseudo-random bytes, made at compile time: the block of seed `s` holds
-/// `TABLE[s * 61..][..len]`, so filling and checking are a copy and a compare (fast
-/// under Miri too).
-static TABLE: [u8; 24 << 10] = {
-    let mut t = [0u8; 24 << 10];
-    let mut x: u32 = 0x9e37_79b9;
-    let mut i = 0;
-    while i < t.len() {
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        t[i] = (x >> 8) as u8 | 1; // never zero
-        i += 1;
-    }
-    t
-};
-
-/// The pattern of block `seed`, `len` bytes.
-fn pattern(seed: usize, len: usize) -> &'static [u8] {
-    &TABLE[seed * 61..][..len]
 }
 
 /// A block the fixture made: where, how long, its pattern.
@@ -112,8 +91,7 @@ impl<'h, B: LinkedAllocator> Fixture<'h, B> {
         }
         for b in &blocks {
             // SAFETY: each block is live with `len` bytes that only we use.
-            unsafe { core::slice::from_raw_parts_mut(b.ptr.as_ptr(), b.len) }
-                .copy_from_slice(pattern(b.seed, b.len));
+            unsafe { pattern::fill(b.ptr, b.len, b.seed) };
         }
         blocks
     }
@@ -148,15 +126,10 @@ impl<'h, B: LinkedAllocator> Fixture<'h, B> {
             &self.victim[..]
         };
         for b in self.keep.iter().chain(live) {
-            // SAFETY: the block is live with `len` bytes.
-            let bytes = unsafe { core::slice::from_raw_parts(b.ptr.as_ptr(), b.len) };
             // The victim root's first 16 bytes were zeroed on purpose.
             let skip = if b.ptr == self.victim[0].ptr { 16 } else { 0 };
-            let expected = &pattern(b.seed, b.len)[skip..];
-            if &bytes[skip..] != expected {
-                let i = (skip..b.len).find(|&i| bytes[i] != expected[i - skip]);
-                panic!("block {} corrupted at byte {i:?}", b.seed);
-            }
+            // SAFETY: the block is live with `len` bytes, filled by `pattern::fill`.
+            unsafe { pattern::check_from(b.ptr, b.len, b.seed, skip) };
         }
     }
 }

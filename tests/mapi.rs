@@ -9,6 +9,7 @@ use core::ffi::c_void;
 use core::ptr::{self, NonNull};
 use core::sync::atomic::{AtomicUsize, Ordering};
 
+use linked_alloc::conformance::pattern;
 use linked_alloc::mapi::{
     LPVOID, MAPI_E_INVALID_PARAMETER, MAPI_E_NOT_ENOUGH_MEMORY, S_OK, SCODE, ULONG,
 };
@@ -29,29 +30,19 @@ fn sentinel() -> LPVOID {
     NonNull::<u64>::dangling().as_ptr().cast()
 }
 
-fn pattern(seed: usize, i: usize) -> u8 {
-    (seed.wrapping_mul(31).wrapping_add(i.wrapping_mul(7)) % 251) as u8
-}
-
+/// Fills `len` bytes at `p` with the pattern of `seed`.
 fn fill(p: LPVOID, len: usize, seed: usize) {
+    let p = NonNull::new(p.cast::<u8>()).expect("a buffer");
     // SAFETY: callers pass live buffers of at least `len` bytes that only they use.
-    let bytes = unsafe { core::slice::from_raw_parts_mut(p.cast::<u8>(), len) };
-    for (i, b) in bytes.iter_mut().enumerate() {
-        *b = pattern(seed, i);
-    }
+    unsafe { pattern::fill(p, len, seed) }
 }
 
+/// Checks the pattern of `seed` on `len` bytes at `p`.
 #[track_caller]
 fn check(p: LPVOID, len: usize, seed: usize) {
+    let p = NonNull::new(p.cast::<u8>()).expect("a buffer");
     // SAFETY: callers pass live buffers of at least `len` bytes, filled by `fill`.
-    let bytes = unsafe { core::slice::from_raw_parts(p.cast::<u8>(), len) };
-    for (i, b) in bytes.iter().enumerate() {
-        assert_eq!(
-            *b,
-            pattern(seed, i),
-            "buffer {seed} overwritten at byte {i}"
-        );
-    }
+    unsafe { pattern::check(p, len, seed) }
 }
 
 #[track_caller]

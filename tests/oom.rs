@@ -29,6 +29,7 @@ use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use allocator_api2::boxed::Box;
 use allocator_api2::collections::TryReserveErrorKind;
 use allocator_api2::vec::Vec;
+use linked_alloc::conformance::pattern::{check, fill};
 use linked_alloc::{AllocError, BlockStatus, Linked, LinkedAllocator, Stats};
 use linked_alloc_mmap::MmapPages;
 use linked_alloc_pool::StaticPool;
@@ -281,52 +282,6 @@ const ALL_PATHS: [Path; 12] = [
     Path::GlobalRealloc,
     Path::GlobalZeroed,
 ];
-
-/// Pseudo-random bytes, made at compile time: the block of seed `s` holds
-/// `TABLE[(s * 61) % 8192..][..len]`, so filling and checking are a copy and a compare
-/// (fast under Miri too).
-static TABLE: [u8; 16 << 10] = {
-    let mut t = [0u8; 16 << 10];
-    let mut x: u32 = 0x2545_f491;
-    let mut i = 0;
-    while i < t.len() {
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        t[i] = (x >> 8) as u8;
-        i += 1;
-    }
-    t
-};
-
-/// The pattern of block `seed`, `len` (at most 8192) bytes.
-fn pattern(seed: usize, len: usize) -> &'static [u8] {
-    &TABLE[(seed * 61) % 8192..][..len]
-}
-
-/// Fills a block with the pattern of `seed`.
-///
-/// # Safety
-/// `p` is a live block of at least `len` bytes that only the caller uses.
-unsafe fn fill(p: NonNull<u8>, len: usize, seed: usize) {
-    // SAFETY: the caller's precondition: `len` writable bytes that only it uses.
-    unsafe { core::slice::from_raw_parts_mut(p.as_ptr(), len) }.copy_from_slice(pattern(seed, len));
-}
-
-/// Checks a block's pattern.
-///
-/// # Safety
-/// `p` is a live block of at least `len` bytes, filled by [`fill`] with `seed`.
-#[track_caller]
-unsafe fn check(p: NonNull<u8>, len: usize, seed: usize) {
-    // SAFETY: the caller's precondition: `len` readable, initialized bytes.
-    let bytes = unsafe { core::slice::from_raw_parts(p.as_ptr(), len) };
-    let expected = pattern(seed, len);
-    if bytes != expected {
-        let i = (0..len).find(|&i| bytes[i] != expected[i]);
-        panic!("block {seed} at {p:p} corrupted at byte {i:?}");
-    }
-}
 
 /// A MAPI-style root and its children, pattern-filled; dropping it checks every
 /// pattern and frees the root (so an early return frees it too).

@@ -25,6 +25,8 @@
 //! // SAFETY: as above.
 //! let overwritten = std::panic::catch_unwind(|| unsafe { pattern::check(p, 100, 7) });
 //! assert!(overwritten.is_err());
+//! // SAFETY: as above. The bytes after the changed one still agree.
+//! unsafe { pattern::check_from(p, 100, 7, 51) };
 //! ```
 
 use core::ptr::NonNull;
@@ -85,15 +87,34 @@ pub unsafe fn fill(p: NonNull<u8>, len: usize, seed: usize) {
 /// the call.
 #[track_caller]
 pub unsafe fn check(p: NonNull<u8>, len: usize, seed: usize) {
+    // SAFETY: the caller's precondition is `check_from`'s.
+    unsafe { check_from(p, len, seed, 0) }
+}
+
+/// Checks that bytes `from..len` of the block at `p` (filled with the pattern of `seed`
+/// at length `len` or more) still hold it: for a block whose first bytes were changed
+/// on purpose.
+///
+/// # Panics
+/// At the first byte that differs, naming the block, its length and the byte.
+///
+/// # Safety
+/// `p` is valid for reads of `len` bytes, of which `from..len` are initialized, and
+/// nothing writes them during the call.
+#[track_caller]
+pub unsafe fn check_from(p: NonNull<u8>, len: usize, seed: usize, from: usize) {
     for (at, part) in pieces(seed, len) {
-        // SAFETY: `at + part.len() <= len`: inside the `len` readable, initialized bytes
-        // at `p` of the caller's precondition, which nobody writes meanwhile.
-        let got = unsafe { core::slice::from_raw_parts(p.as_ptr().add(at), part.len()) };
+        let skip = from.saturating_sub(at).min(part.len());
+        let part = &part[skip..];
+        // SAFETY: `at + skip + part.len() <= len` and `at + skip >= from`: inside the
+        // initialized bytes `from..len` at `p` of the caller's precondition, which nobody
+        // writes meanwhile.
+        let got = unsafe { core::slice::from_raw_parts(p.as_ptr().add(at + skip), part.len()) };
         if got != part {
             let i = (0..part.len()).find(|&i| got[i] != part[i]).unwrap_or(0);
             panic!(
                 "block {seed} at {p:p} ({len} bytes) was overwritten at byte {}: {:#04x}, expected {:#04x}",
-                at + i,
+                at + skip + i,
                 got[i],
                 part[i]
             );
