@@ -686,8 +686,12 @@ pub fn optional_hooks_keep_the_rules<B: LinkedAllocator>(backend: &B) {
             let mut size = 32;
             for new_size in [64, 200, 16, 0, 100] {
                 let before = backend.stats();
-                // SAFETY: `p` is a live block of `backend`, of (`size`, align).
-                if unsafe { backend.resize_in_place(p, layout(size, l.align()), new_size) } {
+                // SAFETY: `p` is a live block of `backend`, of (`size`, align), linked to
+                // the live root `tree.root`, as `allocate_root` returned it.
+                let resized = unsafe {
+                    backend.resize_in_place(tree.root, p, layout(size, l.align()), new_size)
+                };
+                if resized {
                     check(p, size.min(new_size), tree.blocks[index].seed);
                     let after = backend.stats();
                     assert_eq!(after.bytes_in_use + size, before.bytes_in_use + new_size);
@@ -701,9 +705,10 @@ pub fn optional_hooks_keep_the_rules<B: LinkedAllocator>(backend: &B) {
             }
             if round % 2 == 0 {
                 let before = backend.stats();
-                // SAFETY: `p` is a live child of `backend`, of (`size`, align); it is
-                // not used again if reclaimed (it is dropped from the tree).
-                if unsafe { backend.reclaim_child(p, layout(size, l.align())) } {
+                // SAFETY: `p` is a live child of `backend`, of (`size`, align), linked to
+                // `tree.root` (as `allocate_root` returned it); it is not used again if
+                // reclaimed (it is dropped from the tree).
+                if unsafe { backend.reclaim_child(tree.root, p, layout(size, l.align())) } {
                     let after = backend.stats();
                     assert_eq!(after.children + 1, before.children);
                     assert_eq!(after.bytes_in_use + size, before.bytes_in_use);

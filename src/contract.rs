@@ -44,6 +44,9 @@ use crate::AllocError;
 /// ## What the caller promises
 /// - `parent` (of `allocate_child`) and `root` (of `free_root`) come from this very
 ///   allocator and are live; `root` is a root, not a child.
+/// - The `root` given to the optional hooks ([`resize_in_place`](Self::resize_in_place),
+///   [`reclaim_child`](Self::reclaim_child)) is the live root of the block, the pointer
+///   that `allocate_root` returned, as it returned it (with its provenance).
 /// - No block of a root is used after the root is freed, and no thread allocates a
 ///   child under a root while another frees that root (as in MAPI).
 ///
@@ -103,37 +106,59 @@ pub unsafe trait LinkedAllocator {
     /// What is live now: counts of roots and children, and their bytes.
     fn stats(&self) -> Stats;
 
-    /// Optional hook: resizes the live block at `block` (of `layout`) to `new_size`
-    /// bytes without moving it, if the backend can do that cheaply (for example the last
-    /// block of an arena run). Returns `true` if it did: the block now has `new_size`
-    /// bytes (the first `min(old, new)` unchanged) and `stats().bytes_in_use` follows.
-    /// Returns `false`, changing nothing, if it cannot. The default always says `false`.
+    /// Optional hook: resizes the live block at `block` (of `layout`), linked to the root
+    /// at `root`, to `new_size` bytes without moving it, if the backend can do that
+    /// cheaply (for example the last block of an arena run). Returns `true` if it did:
+    /// the block now has `new_size` bytes (the first `min(old, new)` unchanged) and
+    /// `stats().bytes_in_use` follows. Returns `false`, changing nothing, if it cannot.
+    /// The default always says `false`.
     ///
-    /// The collections' handle ([`Root`](crate::Root)) uses it for `grow` and `shrink`.
+    /// The collections' handle ([`Root`](crate::Root)) uses it for `grow` and `shrink`,
+    /// `GlobalAlloc::realloc` for roots (then `block` is `root`).
+    ///
+    /// `root` is there so that a backend reaches its bookkeeping through the root's
+    /// pointer, which carries the provenance that `allocate_root` gave it, and never
+    /// through `block`: a caller's pointer to a block (say, from a `Box`) may be valid
+    /// for the block's own bytes only, as under Stacked Borrows.
     ///
     /// # Safety
     /// `block` is a live block of this allocator whose current size and alignment are
-    /// those of `layout`, and no other thread uses it during the call; see
-    /// [the contract](LinkedAllocator#the-contract).
+    /// those of `layout`, and no other thread uses it during the call; `root` is the live
+    /// root that `block` is linked to (or `block` itself, if `block` is a root), the
+    /// pointer that [`allocate_root`](Self::allocate_root) returned, as it returned it;
+    /// see [the contract](LinkedAllocator#the-contract).
     #[inline]
-    unsafe fn resize_in_place(&self, block: NonNull<u8>, layout: Layout, new_size: usize) -> bool {
-        let _ = (block, layout, new_size);
+    unsafe fn resize_in_place(
+        &self,
+        root: NonNull<u8>,
+        block: NonNull<u8>,
+        layout: Layout,
+        new_size: usize,
+    ) -> bool {
+        let _ = (root, block, layout, new_size);
         false
     }
 
-    /// Optional hook: gives the live **child** at `child` (of `layout`) back before its
-    /// root is freed, if the backend can do that cheaply (for example the last block of
-    /// an arena run). Returns `true` if it did: the child is no longer live and `stats()`
-    /// counts it no more. Returns `false`, changing nothing, if it cannot: the child
-    /// stays live until its root is freed. The default always says `false`.
+    /// Optional hook: gives the live **child** at `child` (of `layout`), linked to the
+    /// root at `root`, back before its root is freed, if the backend can do that cheaply
+    /// (for example the last block of an arena run). Returns `true` if it did: the child
+    /// is no longer live and `stats()` counts it no more. Returns `false`, changing
+    /// nothing, if it cannot: the child stays live until its root is freed. The default
+    /// always says `false`.
+    ///
+    /// `root` is there for the reason given at
+    /// [`resize_in_place`](Self::resize_in_place): the backend reaches its bookkeeping
+    /// through it, not through `child`.
     ///
     /// # Safety
     /// `child` is a live child (not a root) of this allocator whose size and alignment
     /// are those of `layout`; it is not used after a `true`; no other thread uses it
-    /// during the call; see [the contract](LinkedAllocator#the-contract).
+    /// during the call; `root` is the live root that `child` is linked to, the pointer
+    /// that [`allocate_root`](Self::allocate_root) returned, as it returned it; see
+    /// [the contract](LinkedAllocator#the-contract).
     #[inline]
-    unsafe fn reclaim_child(&self, child: NonNull<u8>, layout: Layout) -> bool {
-        let _ = (child, layout);
+    unsafe fn reclaim_child(&self, root: NonNull<u8>, child: NonNull<u8>, layout: Layout) -> bool {
+        let _ = (root, child, layout);
         false
     }
 
@@ -238,15 +263,23 @@ unsafe impl<B: LinkedAllocator + ?Sized> LinkedAllocator for &B {
     }
 
     #[inline]
-    unsafe fn resize_in_place(&self, block: NonNull<u8>, layout: Layout, new_size: usize) -> bool {
-        // SAFETY: the caller's precondition (`block` live, of `layout`) is ours.
-        unsafe { (**self).resize_in_place(block, layout, new_size) }
+    unsafe fn resize_in_place(
+        &self,
+        root: NonNull<u8>,
+        block: NonNull<u8>,
+        layout: Layout,
+        new_size: usize,
+    ) -> bool {
+        // SAFETY: the caller's precondition (`block` live, of `layout`, linked to the
+        // live root `root`) is ours.
+        unsafe { (**self).resize_in_place(root, block, layout, new_size) }
     }
 
     #[inline]
-    unsafe fn reclaim_child(&self, child: NonNull<u8>, layout: Layout) -> bool {
-        // SAFETY: the caller's precondition (`child` a live child, of `layout`) is ours.
-        unsafe { (**self).reclaim_child(child, layout) }
+    unsafe fn reclaim_child(&self, root: NonNull<u8>, child: NonNull<u8>, layout: Layout) -> bool {
+        // SAFETY: the caller's precondition (`child` a live child, of `layout`, linked to
+        // the live root `root`) is ours.
+        unsafe { (**self).reclaim_child(root, child, layout) }
     }
 
     #[inline]

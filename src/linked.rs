@@ -315,8 +315,9 @@ unsafe impl<B: LinkedAllocator> GlobalAlloc for Linked<B> {
         // precondition), used by no one else during the call.
         let root = unsafe { NonNull::new_unchecked(ptr) };
         let guard = AbortOnUnwind;
-        // SAFETY: as above; the hook keeps the data and alignment if it says `true`.
-        if unsafe { self.backend.resize_in_place(root, layout, new_size) } {
+        // SAFETY: as above, and the block is a root, so it is its own root, the pointer
+        // that `alloc*` returned; the hook keeps the data and alignment if it says `true`.
+        if unsafe { self.backend.resize_in_place(root, root, layout, new_size) } {
             core::mem::forget(guard);
             return ptr;
         }

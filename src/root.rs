@@ -234,8 +234,9 @@ impl<'a, B: LinkedAllocator> Root<'a, B> {
     /// Takes ownership of a live root again.
     ///
     /// # Safety
-    /// `ptr` is a live root of `linked`, allocated with `layout`, that nothing else will
-    /// free (the handle frees it on drop); see
+    /// `ptr` is a live root of `linked`, allocated with `layout`, as `allocate_root` (or
+    /// [`into_raw`](Self::into_raw)) returned it, that nothing else will free (the handle
+    /// frees it on drop); see
     /// [the contract](LinkedAllocator#the-contract).
     ///
     /// ```
@@ -276,9 +277,10 @@ impl<'a, B: LinkedAllocator> Root<'a, B> {
     /// used afterwards.
     #[inline]
     unsafe fn dealloc_child(&self, ptr: NonNull<u8>, layout: Layout) {
-        // SAFETY: the caller's precondition; a refusal leaves the child live, which is
-        // fine: it goes with the root.
-        let _ = unsafe { self.linked.backend().reclaim_child(ptr, layout) };
+        // SAFETY: the caller's precondition; `self.ptr` is its live root, as
+        // `allocate_root` returned it (the handle keeps it as is). A refusal leaves the
+        // child live, which is fine: it goes with the root.
+        let _ = unsafe { self.linked.backend().reclaim_child(self.ptr, ptr, layout) };
     }
 
     /// `Allocator::grow` / `shrink`: in place where the backend can, else a new child,
@@ -294,8 +296,9 @@ impl<'a, B: LinkedAllocator> Root<'a, B> {
         new: Layout,
     ) -> Result<NonNull<[u8]>, AllocError> {
         if new.align() == old.align()
-            // SAFETY: `ptr` is a live child allocated with `old` (the precondition).
-            && unsafe { self.linked.backend().resize_in_place(ptr, old, new.size()) }
+            // SAFETY: `ptr` is a live child allocated with `old` (the precondition), and
+            // `self.ptr` its live root, as `allocate_root` returned it.
+            && unsafe { self.linked.backend().resize_in_place(self.ptr, ptr, old, new.size()) }
         {
             return Ok(NonNull::slice_from_raw_parts(ptr, new.size()));
         }

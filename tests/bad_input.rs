@@ -435,23 +435,28 @@ mod pool {
     });
     case!(reclaim_interior, heap(), "linked-alloc-pool: reclaim_child was given a pointer that is not a live child",
     bad: |h, fx| {
-        // SAFETY: an interior pointer (the mistake); the pool checks any pointer.
-        let done = unsafe { h.backend().reclaim_child(fx.child().add(16), Layout::new::<u8>()) };
+        // SAFETY: an interior pointer (the mistake), of the live root `fx.root()`; the
+        // pool checks any pointer.
+        let done = unsafe {
+            h.backend().reclaim_child(fx.root(), fx.child().add(16), Layout::new::<u8>())
+        };
         assert!(!done, "a release build refuses");
     });
     case!(reclaim_root, heap(), "linked-alloc-pool: reclaim_child was given a pointer that is not a live child",
     bad: |h, fx| {
         let l = Layout::from_size_align(256, 16).expect("valid");
         // SAFETY: a root, not a child (the mistake); the pool checks any pointer.
-        let done = unsafe { h.backend().reclaim_child(fx.root(), l) };
+        let done = unsafe { h.backend().reclaim_child(fx.root(), fx.root(), l) };
         assert!(!done, "a release build refuses");
     });
     case!(resize_foreign, heap(), "linked-alloc-pool: resize_in_place was given a pointer that is not a live block",
-    bad: |h, _| {
+    bad: |h, fx| {
         let mut foreign = Box::new([0u64; 8]);
         let p = NonNull::from(&mut *foreign).cast();
-        // SAFETY: not the pool's (the mistake); the pool checks its range first.
-        let done = unsafe { h.backend().resize_in_place(p, Layout::new::<[u64; 8]>(), 128) };
+        let l = Layout::new::<[u64; 8]>();
+        // SAFETY: not the pool's (the mistake), given with the live root `fx.root()`; the
+        // pool checks its range first.
+        let done = unsafe { h.backend().resize_in_place(fx.root(), p, l, 128) };
         assert!(!done, "a release build refuses");
     });
 

@@ -209,25 +209,32 @@ unsafe impl<B: LinkedAllocator> LinkedAllocator for FailingAt<B> {
         self.inner.stats()
     }
 
-    unsafe fn resize_in_place(&self, block: NonNull<u8>, layout: Layout, new_size: usize) -> bool {
+    unsafe fn resize_in_place(
+        &self,
+        root: NonNull<u8>,
+        block: NonNull<u8>,
+        layout: Layout,
+        new_size: usize,
+    ) -> bool {
         if new_size > layout.size() && self.refuse(Refused::Resize) {
             if self.mode == Mode::Exhaust {
                 return self.on_full_backend(
                     Refused::Resize,
-                    // SAFETY: the caller's precondition, forwarded.
-                    || unsafe { self.inner.resize_in_place(block, layout, new_size) },
+                    // SAFETY: the caller's precondition, forwarded; the filling roots are
+                    // other roots, so `root` and `block` are untouched.
+                    || unsafe { self.inner.resize_in_place(root, block, layout, new_size) },
                     |done| !done,
                 );
             }
             return false;
         }
         // SAFETY: the caller's precondition, forwarded.
-        unsafe { self.inner.resize_in_place(block, layout, new_size) }
+        unsafe { self.inner.resize_in_place(root, block, layout, new_size) }
     }
 
-    unsafe fn reclaim_child(&self, child: NonNull<u8>, layout: Layout) -> bool {
+    unsafe fn reclaim_child(&self, root: NonNull<u8>, child: NonNull<u8>, layout: Layout) -> bool {
         // SAFETY: the caller's precondition, forwarded.
-        unsafe { self.inner.reclaim_child(child, layout) }
+        unsafe { self.inner.reclaim_child(root, child, layout) }
     }
 
     unsafe fn block_status(&self, block: NonNull<u8>) -> BlockStatus {
@@ -560,11 +567,6 @@ fn system_heap_every_request_refused() {
 }
 
 #[test]
-#[cfg_attr(
-    miri,
-    ignore = "Stacked Borrows: MmapPages::reclaim_child reads its run header through a Box's \
-              pointer (see mmap_box_in_root_stacked_borrows); passes with -Zmiri-tree-borrows"
-)]
 fn mmap_every_request_refused() {
     let after = |p: &MmapPages| {
         assert_eq!(
@@ -646,18 +648,14 @@ fn small_pools_run_out_cleanly() {
     assert!(paths.len() >= 3, "only {paths:?} failed");
 }
 
-/// A finding of Miri (Stacked Borrows, the CI's default), not of OOM injection: when an
-/// allocator-api2 `Box` in a `Root` of `MmapPages` drops, `Root` passes the box's pointer
-/// to `MmapPages::reclaim_child`, which masks it to find the run's header. That pointer
-/// comes from `Box::leak` (a `&mut T`), so under Stacked Borrows its tag covers only the
-/// box's bytes, and reading the header through it is undefined behaviour. Tree Borrows
-/// accepts it. Fails under `cargo +nightly miri test --test oom -- --ignored`; the
-/// `ignore` goes once `MmapPages` reaches its headers through a pointer of its own.
+/// A regression test for a finding of Miri (Stacked Borrows), not of OOM injection: when
+/// an allocator-api2 `Box` in a `Root` of `MmapPages` drops, `Root` passes the box's
+/// pointer to `MmapPages::reclaim_child`. That pointer comes from `Box::leak` (a
+/// `&mut T`), so under Stacked Borrows its tag covers only the box's bytes, and
+/// `MmapPages` used to mask it to read its run's header through it: undefined
+/// behaviour. The hooks now take the root as well, and `MmapPages` reaches its headers
+/// through the root's pointer only; run under Miri with either aliasing model.
 #[test]
-#[cfg_attr(
-    miri,
-    ignore = "known Stacked Borrows violation in MmapPages::reclaim_child (see the doc comment)"
-)]
 fn mmap_box_in_root_stacked_borrows() {
     let heap = Linked::new(MmapPages::new());
     let root = heap.root(Layout::new::<u64>()).expect("a root");

@@ -89,7 +89,7 @@ unsafe impl LinkedAllocator for Mutant {
         s
     }
 
-    unsafe fn reclaim_child(&self, _child: NonNull<u8>, layout: Layout) -> bool {
+    unsafe fn reclaim_child(&self, _root: NonNull<u8>, _child: NonNull<u8>, layout: Layout) -> bool {
         if self.bug == Bug::ReclaimMiscounts {
             self.uncounted.set(self.uncounted.get() + layout.size());
         }

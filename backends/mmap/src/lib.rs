@@ -56,10 +56,14 @@
 //!   of them sit in the cache.
 //! - **Optional hooks.** `resize_in_place` succeeds for the last block carved from a
 //!   lane's current run (the owner's lane: when called by the owner thread; the root
-//!   itself is the last block of the owner's lane until its first child) and for a
-//!   block that has a mapping of its own (within that mapping); `reclaim_child` for the
-//!   last child carved from a lane's current run, likewise; `block_status` reads the
-//!   tag of the block's mapping.
+//!   itself is the last block of the owner's lane until its first child), and within
+//!   its mapping for a big root and for the newest big child (while its mapping is the
+//!   last one chained to the root: a new run or big block chained after it ends that);
+//!   `reclaim_child` for the last child carved from a lane's current run, likewise.
+//!   Both read the root's header through the root they are given and only compare the
+//!   block's address with what it holds, so a pointer valid for the block's own bytes
+//!   (a `Box`'s, under Stacked Borrows) is enough. `block_status` reads the tag of the
+//!   block's mapping.
 //! - **Bad pointers.** `free_root` reads the tag of the mapping header in front of the
 //!   pointer and refuses a child, or a root whose run is in the cache (a debug build
 //!   panics, a release build ignores the call). A pointer that is not in a live
@@ -420,6 +424,61 @@ impl MmapPages {
         }
     }
 
+    /// The state of `root`, reached through `root` itself, if `root` is a live root: the
+    /// tag of its mapping says a root's first mapping, and that state's block is `root`.
+    /// A root as `allocate_root` returned it carries the provenance of its whole first
+    /// mapping, so the state is read with that, whatever the caller's other pointers.
+    ///
+    /// # Safety
+    /// `root` is a block of this allocator in a live mapping (the tag is checked before
+    /// anything else in the header is trusted).
+    #[inline(always)]
+    unsafe fn live_root(&self, root: NonNull<u8>) -> Option<NonNull<RootState>> {
+        // SAFETY: `root` is a block of ours in a live mapping (the precondition), so its
+        // mapping's header is readable.
+        let first = unsafe { self.mapping_of(root) };
+        // SAFETY: as above.
+        let tag = unsafe { first.as_ref() }.tag.load(Relaxed);
+        let state = first.cast::<RootState>();
+        // SAFETY: a first mapping's tag means that a `RootState` heads the mapping; its
+        // `block` is read only then (`&&`).
+        let live = matches!(tag, TAG_FIRST_RUN | TAG_FIRST_BIG)
+            && unsafe { state.as_ref() }.block == root.as_ptr() as usize;
+        live.then_some(state)
+    }
+
+    /// The mapping of a block of `state`'s root that has a mapping of its own, found
+    /// from the block's mapping address `run` (its address masked) without reading
+    /// through the block's pointer: the root's first mapping for the root block of a
+    /// big root (`is_root`), or the newest mapping on the root's chain if it is a big
+    /// child's and is at `run`. A big child that is not the newest mapping (another
+    /// run or big block was chained since) gives `None`, as does any block of a run.
+    ///
+    /// # Safety
+    /// `state` is a live root's state, the block at `run` one of its live blocks, and
+    /// the caller holds `state.bump` (the lock of the chain).
+    #[inline]
+    unsafe fn own_mapping_of<'a>(
+        &self,
+        state: &'a RootState,
+        is_root: bool,
+        run: usize,
+    ) -> Option<&'a Mapping> {
+        if is_root {
+            let big = state.first.tag.load(Relaxed) == TAG_FIRST_BIG;
+            return big.then_some(&state.first);
+        }
+        let newest = NonNull::new(state.first.next.load(Relaxed))?;
+        if newest.as_ptr() as usize != run {
+            return None;
+        }
+        // SAFETY: a mapping on a live root's chain is live and its header written (the
+        // precondition); the chain's pointers carry the provenance of their mappings, and
+        // the chain does not change while the caller holds its lock.
+        let mapping = unsafe { newest.as_ref() };
+        (mapping.tag.load(Relaxed) == TAG_BIG).then_some(mapping)
+    }
+
     /// Maps a fresh mapping whose header is aligned to the run size with `used` bytes
     /// (`>= ROOT_HEADER`) from the header on. For `used == R`, a standard run.
     fn map_aligned(&self, used: usize) -> Result<Mapped, AllocError> {
@@ -732,22 +791,17 @@ unsafe impl LinkedAllocator for MmapPages {
     }
 
     unsafe fn free_root(&self, root: NonNull<u8>) {
-        // SAFETY: the caller promises `root` is a live root of ours, so its mapping's
-        // header is readable.
-        let first = unsafe { self.mapping_of(root) };
-        // SAFETY: as above.
-        let tag = unsafe { first.as_ref() }.tag.load(Relaxed);
-        let state = first.cast::<RootState>();
-        let is_first = matches!(tag, TAG_FIRST_RUN | TAG_FIRST_BIG);
-        // SAFETY: a first mapping's tag means that a `RootState` heads the mapping; its
-        // `block` is read only then (`&&`).
-        if !(is_first && unsafe { state.as_ref() }.block == root.as_ptr() as usize) {
+        // SAFETY: the caller promises `root` is a live root of ours, so its mapping is
+        // live.
+        let Some(state) = (unsafe { self.live_root(root) }) else {
             bad_pointer(
                 "free_root",
                 "a pointer that is not a live root (a child, or freed)",
             );
             return;
-        }
+        };
+        // The state begins with the first mapping's header (`repr(C)`).
+        let first = state.cast::<Mapping>();
         // Sort the root's mappings into runs for the cache and mappings to unmap,
         // retiring each tag; reads each link before relinking its mapping.
         let run_len = self.run_mapping_len();
@@ -787,77 +841,95 @@ unsafe impl LinkedAllocator for MmapPages {
         self.shared.lock().stats()
     }
 
+    /// Reaches the root's state through `root`, and decides from `block`'s address
+    /// alone (compared with the runs and mappings that the state points to): `block`'s
+    /// own pointer is never read through.
     #[inline]
-    unsafe fn resize_in_place(&self, block: NonNull<u8>, layout: Layout, new_size: usize) -> bool {
+    unsafe fn resize_in_place(
+        &self,
+        root: NonNull<u8>,
+        block: NonNull<u8>,
+        layout: Layout,
+        new_size: usize,
+    ) -> bool {
         if Layout::from_size_align(new_size, layout.align()).is_err() {
             return false;
         }
-        // SAFETY: the caller promises `block` is a live block of ours.
-        let Some((mapping, state)) = (unsafe { self.root_of(block) }) else {
+        // SAFETY: the caller promises `root` is a live root of ours, as `allocate_root`
+        // returned it, so its mapping is live.
+        let Some(state) = (unsafe { self.live_root(root) }) else {
             return false;
         };
+        // SAFETY: a live root's state stays mapped while the root is live, which the
+        // caller promises for the whole call; its fields are atomics, locked or fixed.
+        let state = unsafe { state.as_ref() };
         let addr = block.as_ptr() as usize;
         let (old_need, new_need) = (layout.size().max(1), new_size.max(1));
         let is_root = addr == state.block;
         let run = addr & self.header_mask();
-        match mapping.tag.load(Relaxed) {
+        // The last block carved from the owner's lane, by the owner thread (the root
+        // itself until its first child).
+        if state.owner == thread::id() && state.own.run.load(Relaxed) as usize == run {
+            let lane = &state.own;
+            let last = addr + old_need == lane.cur.load(Relaxed);
+            if !last || new_need > lane.end.load(Relaxed) - addr {
+                return false;
+            }
+            lane.cur.store(addr + new_need, Relaxed);
+            if is_root {
+                state.size.store(new_size, Relaxed);
+            } else {
+                RootState::drop_count(&lane.bytes, layout.size());
+                RootState::bump_count(&lane.bytes, new_size);
+            }
+            return true;
+        }
+        let mut bump = state.bump.lock();
+        // SAFETY: `state` is the live root's of `block`, a live block at `run` (the
+        // caller's precondition), and we hold the `bump` lock.
+        if let Some(mapping) = unsafe { self.own_mapping_of(state, is_root, run) } {
             // The block is its mapping's only block: it may grow to the mapping's end.
-            TAG_FIRST_BIG | TAG_BIG => {
-                let room = mapping.start.as_ptr() as usize + mapping.len - addr;
-                if new_need > room {
-                    return false;
-                }
-                let _bump = state.bump.lock();
-                if is_root {
-                    state.size.store(new_size, Relaxed);
-                } else {
-                    RootState::drop_count(&state.child_bytes, layout.size());
-                    RootState::bump_count(&state.child_bytes, new_size);
-                }
-                true
+            let room = mapping.start.as_ptr() as usize + mapping.len - addr;
+            if new_need > room {
+                return false;
             }
-            // The last block carved from the owner's lane, by the owner thread (the
-            // root itself until its first child).
-            _ if state.owner == thread::id() && state.own.run.load(Relaxed) as usize == run => {
-                let lane = &state.own;
-                let last = addr + old_need == lane.cur.load(Relaxed);
-                if !last || new_need > lane.end.load(Relaxed) - addr {
-                    return false;
-                }
-                lane.cur.store(addr + new_need, Relaxed);
-                if is_root {
-                    state.size.store(new_size, Relaxed);
-                } else {
-                    RootState::drop_count(&lane.bytes, layout.size());
-                    RootState::bump_count(&lane.bytes, new_size);
-                }
-                true
-            }
-            // The last block carved under the lock.
-            _ => {
-                let mut bump = state.bump.lock();
-                let last = bump.run as usize == run && addr + old_need == bump.cur;
-                if !last || new_need > bump.end - addr {
-                    return false;
-                }
-                bump.cur = addr + new_need;
+            if is_root {
+                state.size.store(new_size, Relaxed);
+            } else {
                 RootState::drop_count(&state.child_bytes, layout.size());
                 RootState::bump_count(&state.child_bytes, new_size);
-                true
             }
+            return true;
         }
+        // The last block carved under the lock.
+        let last = bump.run as usize == run && addr + old_need == bump.cur;
+        if !last || new_need > bump.end - addr {
+            return false;
+        }
+        bump.cur = addr + new_need;
+        RootState::drop_count(&state.child_bytes, layout.size());
+        RootState::bump_count(&state.child_bytes, new_size);
+        true
     }
 
+    /// Reaches the root's state through `root`, and compares `child`'s address with the
+    /// lanes' current runs: `child`'s own pointer is never read through.
     #[inline]
-    unsafe fn reclaim_child(&self, child: NonNull<u8>, layout: Layout) -> bool {
-        // SAFETY: the caller promises `child` is a live child of ours.
-        let Some((mapping, state)) = (unsafe { self.root_of(child) }) else {
+    unsafe fn reclaim_child(&self, root: NonNull<u8>, child: NonNull<u8>, layout: Layout) -> bool {
+        // SAFETY: the caller promises `root` is a live root of ours, as `allocate_root`
+        // returned it, so its mapping is live.
+        let Some(state) = (unsafe { self.live_root(root) }) else {
             return false;
         };
+        // SAFETY: a live root's state stays mapped while the root is live, which the
+        // caller promises for the whole call; its fields are atomics, locked or fixed.
+        let state = unsafe { state.as_ref() };
         let addr = child.as_ptr() as usize;
-        if !matches!(mapping.tag.load(Relaxed), TAG_FIRST_RUN | TAG_RUN) || addr == state.block {
+        if addr == state.block {
             return false;
         }
+        // Only standard runs are ever a lane's run: a big child's masked address is its
+        // own mapping's header, never a lane's run, so it is refused below.
         let (run, end) = (addr & self.header_mask(), addr + layout.size().max(1));
         if state.owner == thread::id() && state.own.run.load(Relaxed) as usize == run {
             let lane = &state.own;

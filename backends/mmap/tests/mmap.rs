@@ -126,11 +126,12 @@ fn big_blocks_get_mappings_of_their_own() {
         assert_eq!(pages.block_status(under_big), BlockStatus::Child);
     }
     // A big block grows and shrinks in place within its mapping, and not past it.
-    // SAFETY: `child` is live, of `(big, 4096)`, used by no other thread.
+    // SAFETY: `child` is live, of `(big, 4096)`, linked to the live root `root`, used
+    // by no other thread.
     unsafe {
-        assert!(pages.resize_in_place(child, layout(big, 4096), big + 3000));
-        assert!(!pages.resize_in_place(child, layout(big + 3000, 4096), 1 << 30));
-        assert!(pages.resize_in_place(child, layout(big + 3000, 4096), big));
+        assert!(pages.resize_in_place(root, child, layout(big, 4096), big + 3000));
+        assert!(!pages.resize_in_place(root, child, layout(big + 3000, 4096), 1 << 30));
+        assert!(pages.resize_in_place(root, child, layout(big + 3000, 4096), big));
     }
     let stats = pages.stats();
     assert_eq!((stats.roots, stats.children), (2, 3));
@@ -239,6 +240,58 @@ fn every_alignment_up_to_max_align_and_no_further() {
     assert!(pages.stats().is_empty());
 }
 
+/// `p` as a pointer that Stacked Borrows lets read and write its first 8 bytes only, as
+/// a `Box`'s or a reference's: the hooks must not read anything through it.
+fn narrow(p: NonNull<u8>) -> NonNull<u8> {
+    // SAFETY: callers pass live blocks of at least 8 bytes that only they use.
+    NonNull::from(unsafe { &mut *p.cast::<[u8; 8]>().as_ptr() }).cast()
+}
+
+/// A big root resizes within its mapping; a big child only while its mapping is the
+/// newest one chained to its root (the hooks find mappings from the root, never through
+/// the block's pointer, which here is narrowed to the block's first bytes).
+#[test]
+fn big_blocks_resize_in_place_while_newest() {
+    let pages = MmapPages::with_run_size(16 << 10);
+    // More than a quarter of a 16 KiB run: a mapping of its own.
+    let big = 5000;
+    let root = pages.allocate_root(layout(big, 8)).expect("big root");
+    fill(root, big, 1);
+    // SAFETY: `root` is a live root; `a`, `b`, `c` are live children of it, of the
+    // layouts given, used by this thread only; `c` is not used after its reclaim.
+    unsafe {
+        assert!(pages.resize_in_place(root, root, layout(big, 8), big + 1000));
+        let a = pages.allocate_child(root, layout(big, 8)).expect("a");
+        assert!(pages.resize_in_place(root, narrow(a), layout(big, 8), big + 8));
+        let b = pages.allocate_child(root, layout(big, 8)).expect("b");
+        fill(a, big + 8, 2);
+        fill(b, big, 3);
+        // `a`'s mapping is no longer the newest on the chain: refused, nothing changes.
+        let before = pages.stats();
+        assert!(!pages.resize_in_place(root, narrow(a), layout(big + 8, 8), big));
+        assert_eq!(pages.stats(), before);
+        assert!(pages.resize_in_place(root, narrow(b), layout(big, 8), big + 8));
+        assert!(!pages.reclaim_child(root, narrow(b), layout(big + 8, 8)));
+        // A small child takes a run (the big root has none): chained after `b`, it is
+        // now the newest mapping, and the last block of the owner's lane.
+        let c = pages.allocate_child(root, layout(8, 8)).expect("c");
+        assert!(!pages.resize_in_place(root, narrow(b), layout(big + 8, 8), big));
+        assert!(pages.reclaim_child(root, narrow(c), layout(8, 8)));
+        // The big root resizes whatever was chained since.
+        assert!(pages.resize_in_place(root, root, layout(big + 1000, 8), big));
+        check(root, big, 1);
+        check(a, big + 8, 2);
+        check(b, big, 3);
+        let stats = pages.stats();
+        assert_eq!(
+            (stats.children, stats.bytes_in_use),
+            (2, big + 2 * (big + 8))
+        );
+        pages.free_root(root);
+    }
+    assert!(pages.stats().is_empty());
+}
+
 #[test]
 fn the_last_child_of_a_run_resizes_and_is_reclaimed() {
     let pages = MmapPages::new();
@@ -247,11 +300,11 @@ fn the_last_child_of_a_run_resizes_and_is_reclaimed() {
     // this thread only, with the layouts given.
     unsafe {
         // The root is the last block of its run until a child comes.
-        assert!(pages.resize_in_place(root, layout(40, 8), 400));
+        assert!(pages.resize_in_place(root, root, layout(40, 8), 400));
         assert_eq!(pages.stats().bytes_in_use, 400);
         let a = pages.allocate_child(root, layout(64, 8)).expect("a");
         assert!(
-            !pages.resize_in_place(root, layout(400, 8), 40),
+            !pages.resize_in_place(root, root, layout(400, 8), 40),
             "not last any more"
         );
         let b = pages.allocate_child(root, layout(64, 8)).expect("b");
@@ -259,24 +312,24 @@ fn the_last_child_of_a_run_resizes_and_is_reclaimed() {
         fill(b, 64, 2);
         // `a` is not the last: refused, nothing changes.
         let before = pages.stats();
-        assert!(!pages.resize_in_place(a, layout(64, 8), 128));
-        assert!(!pages.reclaim_child(a, layout(64, 8)));
+        assert!(!pages.resize_in_place(root, a, layout(64, 8), 128));
+        assert!(!pages.reclaim_child(root, a, layout(64, 8)));
         assert_eq!(pages.stats(), before);
         // `b` is: it grows in place, keeps its bytes, then goes back.
-        assert!(pages.resize_in_place(b, layout(64, 8), 1000));
+        assert!(pages.resize_in_place(root, b, layout(64, 8), 1000));
         check(b, 64, 2);
         assert_eq!(pages.stats().bytes_in_use, 400 + 64 + 1000);
-        assert!(pages.reclaim_child(b, layout(1000, 8)));
+        assert!(pages.reclaim_child(root, b, layout(1000, 8)));
         assert_eq!(pages.stats().children, 1);
         // Its space is carved again for the next child; `a` is untouched.
         let c = pages.allocate_child(root, layout(64, 8)).expect("c");
         assert_eq!(c, b);
         check(a, 64, 1);
         // Now `c` then `a` are the last ones, in that order.
-        assert!(pages.reclaim_child(c, layout(64, 8)));
-        assert!(pages.reclaim_child(a, layout(64, 8)));
+        assert!(pages.reclaim_child(root, c, layout(64, 8)));
+        assert!(pages.reclaim_child(root, a, layout(64, 8)));
         // The root is last again and the root is never reclaimed as a child.
-        assert!(!pages.reclaim_child(root, layout(400, 8)));
+        assert!(!pages.reclaim_child(root, root, layout(400, 8)));
         assert_eq!(pages.stats().bytes_in_use, 400);
         pages.free_root(root);
     }
@@ -427,8 +480,8 @@ fn sizes_past_isize_max_are_errors_and_leave_it_usable() {
         // SAFETY: `root` is a live root.
         assert!(unsafe { pages.allocate_child(root, l) }.is_err());
     }
-    // SAFETY: `root` is live, of (8, 8).
-    assert!(!unsafe { pages.resize_in_place(root, layout(8, 8), isize::MAX as usize) });
+    // SAFETY: `root` is a live root, of (8, 8).
+    assert!(!unsafe { pages.resize_in_place(root, root, layout(8, 8), isize::MAX as usize) });
     assert_eq!(pages.stats().bytes_in_use, 8);
     // SAFETY: `root` is a live root.
     unsafe { pages.free_root(root) };
@@ -513,18 +566,18 @@ fn hooks_follow_the_lane_of_the_block() {
         let c = SendPtr(pages.allocate_child(root.get(), layout(32, 8)).expect("c"));
         // The last block of the locked lane can be resized and reclaimed by any
         // thread, under the lock: here, the owner.
-        assert!(pages.resize_in_place(b.get(), layout(32, 8), 64));
+        assert!(pages.resize_in_place(root.get(), b.get(), layout(32, 8), 64));
         assert!(
-            !pages.resize_in_place(a.get(), layout(32, 8), 64),
+            !pages.resize_in_place(root.get(), a.get(), layout(32, 8), 64),
             "a is not last"
         );
-        assert!(pages.reclaim_child(b.get(), layout(64, 8)));
+        assert!(pages.reclaim_child(root.get(), b.get(), layout(64, 8)));
         // The last block of the owner's lane only by the owner.
         let refused = std::thread::scope(|s| {
             s.spawn(|| {
                 (
-                    pages.resize_in_place(c.get(), layout(32, 8), 64),
-                    pages.reclaim_child(c.get(), layout(32, 8)),
+                    pages.resize_in_place(root.get(), c.get(), layout(32, 8), 64),
+                    pages.reclaim_child(root.get(), c.get(), layout(32, 8)),
                 )
             })
             .join()
@@ -532,9 +585,9 @@ fn hooks_follow_the_lane_of_the_block() {
         });
         assert_eq!(refused, (false, false));
         assert_eq!(pages.stats().bytes_in_use, 8 + 32 + 32);
-        assert!(pages.resize_in_place(c.get(), layout(32, 8), 48));
-        assert!(pages.reclaim_child(c.get(), layout(48, 8)));
-        assert!(pages.reclaim_child(a.get(), layout(32, 8)));
+        assert!(pages.resize_in_place(root.get(), c.get(), layout(32, 8), 48));
+        assert!(pages.reclaim_child(root.get(), c.get(), layout(48, 8)));
+        assert!(pages.reclaim_child(root.get(), a.get(), layout(32, 8)));
         let stats = pages.stats();
         assert_eq!((stats.children, stats.bytes_in_use), (0, 8));
         pages.free_root(root.get());

@@ -49,7 +49,8 @@
 //!   exactly against the region's range, the granule and this bit: a pointer outside
 //!   the region, an interior pointer, a child given to `free_root`, or a second free
 //!   changes nothing (a debug build panics with a message saying so; a release build
-//!   ignores the call; `allocate_child` returns `AllocError`).
+//!   ignores the call; `allocate_child` returns `AllocError`). The hooks do not need
+//!   the `root` they are given, and do not read it.
 //!   [`block_status`](linked_alloc::LinkedAllocator::block_status) accepts **any**
 //!   pointer.
 //!

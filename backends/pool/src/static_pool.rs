@@ -217,14 +217,22 @@ unsafe impl<const N: usize> LinkedAllocator for StaticPool<N> {
         self.core.stats()
     }
 
+    /// Checks `block` against the live map (any pointer); `root` is not needed.
     #[inline]
-    unsafe fn resize_in_place(&self, block: NonNull<u8>, layout: Layout, new_size: usize) -> bool {
+    unsafe fn resize_in_place(
+        &self,
+        _root: NonNull<u8>,
+        block: NonNull<u8>,
+        layout: Layout,
+        new_size: usize,
+    ) -> bool {
         self.core
             .resize_in_place(self.region(), block, layout, new_size)
     }
 
+    /// Checks `child` against the live map (any pointer); `root` is not needed.
     #[inline]
-    unsafe fn reclaim_child(&self, child: NonNull<u8>, layout: Layout) -> bool {
+    unsafe fn reclaim_child(&self, _root: NonNull<u8>, child: NonNull<u8>, layout: Layout) -> bool {
         self.core.reclaim_child(self.region(), child, layout)
     }
 

@@ -177,12 +177,16 @@ fn double_free_is_refused() {
 fn hooks_refuse_bad_pointers() {
     static POOL: StaticPool<8192> = StaticPool::new();
     let scene = Scene::new(&POOL);
-    // SAFETY: deliberately a root given to `reclaim_child`: checked exactly.
-    let r = catch_unwind(|| unsafe { POOL.reclaim_child(scene.root, layout(64, 16)) });
+    // SAFETY: deliberately a root given to `reclaim_child` (as the child of itself):
+    // checked exactly.
+    let r = catch_unwind(|| unsafe { POOL.reclaim_child(scene.root, scene.root, layout(64, 16)) });
     assert_eq!(r.is_err(), cfg!(debug_assertions));
     assert!(!r.unwrap_or(false), "a root was reclaimed as a child");
-    // SAFETY: deliberately a freed block given to `resize_in_place`: checked exactly.
-    let r = catch_unwind(|| unsafe { POOL.resize_in_place(scene.freed, layout(48, 16), 8) });
+    // SAFETY: deliberately a freed root given to `resize_in_place` (as its own root):
+    // checked exactly.
+    let r = catch_unwind(|| unsafe {
+        POOL.resize_in_place(scene.freed, scene.freed, layout(48, 16), 8)
+    });
     assert_eq!(r.is_err(), cfg!(debug_assertions));
     assert!(!r.unwrap_or(false), "a freed block was resized");
     scene.check_intact_and_finish();

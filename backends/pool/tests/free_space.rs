@@ -364,8 +364,8 @@ fn huge_sizes_fail_cleanly() {
         assert!(pool.allocate_root(layout(size, 1)).is_err());
         // SAFETY: `root` is a live root of POOL.
         assert!(unsafe { pool.allocate_child(root, layout(size, 1)) }.is_err());
-        // SAFETY: `root` is live, of 10 bytes; the call must refuse.
-        assert!(!unsafe { pool.resize_in_place(root, layout(10, 8), size) });
+        // SAFETY: `root` is a live root, of 10 bytes; the call must refuse.
+        assert!(!unsafe { pool.resize_in_place(root, root, layout(10, 8), size) });
     }
     assert_eq!(pool.stats().bytes_in_use, 10);
     // SAFETY: `root` is a live root of POOL.
@@ -390,22 +390,22 @@ fn resize_and_reclaim_in_place() {
         fill(c, 50, 3);
         assert_eq!(pool.stats().bytes_in_use, 32 + 100 + 200 + 50);
         // `c` is the last block: it can grow into the rest of the heap.
-        assert!(pool.resize_in_place(c, layout(50, 8), 3000));
+        assert!(pool.resize_in_place(root, c, layout(50, 8), 3000));
         check(c, 50, 3);
         fill(c, 3000, 3);
         assert_eq!(pool.stats().bytes_in_use, 32 + 100 + 200 + 3000);
         // `a` is followed by `b`: it cannot grow, but it can shrink.
-        assert!(!pool.resize_in_place(a, layout(100, 8), 101 + 16));
-        assert!(pool.resize_in_place(a, layout(100, 8), 10));
+        assert!(!pool.resize_in_place(root, a, layout(100, 8), 101 + 16));
+        assert!(pool.resize_in_place(root, a, layout(100, 8), 10));
         check(a, 10, 1);
         // Now the freed tail of `a` lets it grow back a little.
-        assert!(pool.resize_in_place(a, layout(10, 8), 90));
+        assert!(pool.resize_in_place(root, a, layout(10, 8), 90));
         check(a, 10, 1);
         fill(a, 90, 1);
         assert_eq!(pool.stats().bytes_in_use, 32 + 90 + 200 + 3000);
         assert!(pool.check_integrity().is_ok());
         // Reclaim the middle of the chain, then the rest goes with the root.
-        assert!(pool.reclaim_child(b, layout(200, 8)));
+        assert!(pool.reclaim_child(root, b, layout(200, 8)));
         assert_eq!(pool.stats().children, 2);
         assert_eq!(pool.stats().bytes_in_use, 32 + 90 + 3000);
         check(a, 90, 1);
