@@ -43,7 +43,12 @@ use crate::AllocError;
 ///
 /// ## What the caller promises
 /// - `parent` (of `allocate_child`) and `root` (of `free_root`) come from this very
-///   allocator and are live; `root` is a root, not a child.
+///   allocator and are live; `root` is a root, not a child. They are pointers as the
+///   allocator returned them, with their provenance: a backend may read its metadata
+///   next to the block through them, so a pointer narrowed to the block's bytes (by a
+///   reference or a `Box`) is not enough under Miri's Stacked Borrows. The collections'
+///   handle ([`Root`](crate::Root)) keeps that promise for the blocks a `Box` or a `Vec`
+///   owns: it passes the root it holds, never theirs.
 /// - The `root` given to the optional hooks ([`resize_in_place`](Self::resize_in_place),
 ///   [`reclaim_child`](Self::reclaim_child)) is the live root of the block, the pointer
 ///   that `allocate_root` returned, as it returned it (with its provenance).

@@ -11,7 +11,7 @@
 //! - [`Linked<B>`]: the one front end over any backend: MAPI-style calls, the
 //!   Layout-based calls and [`GlobalAlloc`](core::alloc::GlobalAlloc);
 //! - [`kit`]: what backends share (header, chain, layout maths, counters), public for
-//!   backends written elsewhere; [`conformance`] (feature `conformance`): the suite that
+//!   backends written elsewhere; `conformance` (feature `conformance`): the suite that
 //!   every backend must pass.
 //!
 //! The backends are crates of their own: `linked-alloc-system` (`SystemHeap`, the

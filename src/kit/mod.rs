@@ -10,14 +10,14 @@
 //!   [`link_after`](chain::link_after) so that several threads may add children to one
 //!   root at once, and an iterative [`drain`](chain::drain) that never reads a header
 //!   after handing it to the caller to free.
-//! - [`StatsCounter`]: exact live counts with atomics, for [`LinkedAllocator::stats`].
+//! - [`StatsCounter`]: exact live counts with atomics, for [`LinkedAllocator::stats`](crate::LinkedAllocator::stats).
 //!
 //! # Writing a backend with the kit
 //! A backend over any "allocate / deallocate with a layout" source puts a [`Header`]
 //! in front of every block, links each child after its parent, and drains the root's
 //! chain on `free_root`. The system-heap backend (`linked-alloc-system`) is about 150
 //! lines built this way; here is the same shape over a toy source, with every block
-//! checked by the [conformance suite](crate::conformance) when the `conformance`
+//! checked by the conformance suite (`linked_alloc::conformance`) when the `conformance`
 //! feature is on:
 //!
 //! ```
