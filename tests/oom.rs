@@ -19,7 +19,9 @@
 //! What this cannot reach: a failure inside a backend (the k-th `mmap` of `MmapPages`,
 //! the k-th `malloc` of `SystemHeap`) is not reachable from outside; what the wrapper
 //! injects is the same `AllocError` at the trait's boundary, which is what the front end,
-//! the handle and the collections see.
+//! the handle and the collections see. The backends' own unit tests refuse those OS
+//! requests from inside, in test builds only (`os_faults` in `linked-alloc-mmap` and
+//! `linked-alloc-system`).
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::ptr::NonNull;

@@ -107,6 +107,8 @@ compile_error!(
 );
 
 mod os;
+#[cfg(test)]
+mod os_faults;
 mod run;
 mod shared;
 mod thread;
