@@ -45,7 +45,7 @@ pub(crate) fn map(len: usize) -> Option<NonNull<u8>> {
     let start = NonNull::new(start.cast::<u8>())?;
     debug_assert_eq!(start.as_ptr() as usize % MAP_ALIGN, 0);
     #[cfg(test)]
-    fault::mapped(len);
+    fault::acquired(len);
     Some(start)
 }
 
@@ -67,88 +67,12 @@ pub(crate) unsafe fn unmap(start: NonNull<u8>, len: usize) {
         "munmap of a whole mapping failed: {result:?}"
     );
     #[cfg(test)]
-    fault::unmapped(len);
+    fault::released(len);
 }
 
-/// Refused OS requests, for the crate's own tests only: [`map`] asks [`should_fail`]
-/// just before it would call `mmap`, and returns `None` (as for an OS out of memory)
-/// when told to. [`map`] and [`unmap`] also count the bytes mapped, so that a test can
-/// tell that none leaked without trusting the allocator's own count.
-///
-/// The countdown and the counts are thread-local, so that tests running on parallel
-/// threads do not disturb each other: a request, a mapping or an unmapping counts on
-/// the thread that makes it.
-///
-/// [`should_fail`]: fault::should_fail
+/// Refused OS requests, for the crate's own tests only: [`map`] asks
+/// `fault::should_fail` just before it would call `mmap`, and returns `None` (as for an
+/// OS out of memory) when told to; [`map`] and [`unmap`] count the bytes mapped.
 #[cfg(test)]
-pub(crate) mod fault {
-    use core::cell::Cell;
-
-    /// Which requests an armed countdown refuses.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-    pub(crate) enum Mode {
-        /// Only the chosen request; the countdown is disarmed after it.
-        Once,
-        /// The chosen request and every later one, until [`disarm`].
-        FromThenOn,
-    }
-
-    std::thread_local! {
-        /// OS requests this thread has made, refused ones included.
-        static REQUESTS: Cell<usize> = const { Cell::new(0) };
-        /// Requests still to let through before refusing one, and how; `None`: disarmed.
-        static ARMED: Cell<Option<(usize, Mode)>> = const { Cell::new(None) };
-        /// Bytes this thread has mapped, less those it has unmapped.
-        static LIVE_BYTES: Cell<usize> = const { Cell::new(0) };
-    }
-
-    /// Arms the countdown: the next `n` requests go through and the one after them is
-    /// refused (0-based: `fail_after(0, _)` refuses the very next request), and with
-    /// [`Mode::FromThenOn`] every later one too.
-    pub(crate) fn fail_after(n: usize, mode: Mode) {
-        ARMED.set(Some((n, mode)));
-    }
-
-    /// No more refusals.
-    pub(crate) fn disarm() {
-        ARMED.set(None);
-    }
-
-    /// How many OS requests this thread has made so far (a dry run tells how many a
-    /// workload makes).
-    pub(crate) fn requests() -> usize {
-        REQUESTS.get()
-    }
-
-    /// Counts a request and says whether to refuse it.
-    pub(crate) fn should_fail() -> bool {
-        REQUESTS.set(REQUESTS.get().wrapping_add(1));
-        match ARMED.get() {
-            None => false,
-            Some((0, Mode::Once)) => {
-                disarm();
-                true
-            }
-            Some((0, Mode::FromThenOn)) => true,
-            Some((left, mode)) => {
-                ARMED.set(Some((left - 1, mode)));
-                false
-            }
-        }
-    }
-
-    /// Counts `len` bytes mapped.
-    pub(crate) fn mapped(len: usize) {
-        LIVE_BYTES.set(LIVE_BYTES.get().wrapping_add(len));
-    }
-
-    /// Counts `len` bytes unmapped.
-    pub(crate) fn unmapped(len: usize) {
-        LIVE_BYTES.set(LIVE_BYTES.get().wrapping_sub(len));
-    }
-
-    /// Bytes mapped and not unmapped yet, as this thread counted them.
-    pub(crate) fn live_bytes() -> usize {
-        LIVE_BYTES.get()
-    }
-}
+#[path = "../../os_fault.rs"]
+pub(crate) mod fault;

@@ -105,7 +105,7 @@ impl SystemHeap {
         let start = unsafe { System.alloc(block.layout) };
         let start = NonNull::new(start).ok_or(AllocError)?;
         #[cfg(test)]
-        fault::allocated();
+        fault::acquired(1);
         // SAFETY: `block.offset <= block.layout.size()` (the payload follows the header
         // inside the allocation), so the payload pointer is in bounds.
         let payload = unsafe { start.add(block.offset) };
@@ -135,7 +135,7 @@ impl SystemHeap {
             System.dealloc(start.as_ptr(), block.layout);
         }
         #[cfg(test)]
-        fault::freed();
+        fault::released(1);
     }
 }
 
@@ -232,85 +232,12 @@ unsafe impl LinkedAllocator for SystemHeap {
 }
 
 /// Refused system-heap requests, for the crate's own tests only: `allocate_block` asks
-/// [`should_fail`](fault::should_fail) just before it would call `System.alloc`, and
-/// returns `AllocError` (as for a null from the heap) when told to. It also counts the
-/// `System` allocations live, so that a test can tell that none leaked.
-///
-/// The countdown and the counts are thread-local, so that tests running on parallel
-/// threads do not disturb each other: a request or a free counts on the thread that
-/// makes it.
+/// `fault::should_fail` just before it would call `System.alloc`, and returns
+/// `AllocError` (as for a null from the heap) when told to; `allocate_block` and
+/// `deallocate_block` count the `System` allocations live.
 #[cfg(test)]
-mod fault {
-    use core::cell::Cell;
-
-    /// Which requests an armed countdown refuses.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-    pub(crate) enum Mode {
-        /// Only the chosen request; the countdown is disarmed after it.
-        Once,
-        /// The chosen request and every later one, until [`disarm`].
-        FromThenOn,
-    }
-
-    std::thread_local! {
-        /// Requests this thread has made, refused ones included.
-        static REQUESTS: Cell<usize> = const { Cell::new(0) };
-        /// Requests still to let through before refusing one, and how; `None`: disarmed.
-        static ARMED: Cell<Option<(usize, Mode)>> = const { Cell::new(None) };
-        /// `System` allocations made on this thread, less those given back on it.
-        static LIVE: Cell<usize> = const { Cell::new(0) };
-    }
-
-    /// Arms the countdown: the next `n` requests go through and the one after them is
-    /// refused (0-based: `fail_after(0, _)` refuses the very next request), and with
-    /// [`Mode::FromThenOn`] every later one too.
-    pub(crate) fn fail_after(n: usize, mode: Mode) {
-        ARMED.set(Some((n, mode)));
-    }
-
-    /// No more refusals.
-    pub(crate) fn disarm() {
-        ARMED.set(None);
-    }
-
-    /// How many requests this thread has made so far (a dry run tells how many a
-    /// workload makes).
-    pub(crate) fn requests() -> usize {
-        REQUESTS.get()
-    }
-
-    /// Counts a request and says whether to refuse it.
-    pub(crate) fn should_fail() -> bool {
-        REQUESTS.set(REQUESTS.get().wrapping_add(1));
-        match ARMED.get() {
-            None => false,
-            Some((0, Mode::Once)) => {
-                disarm();
-                true
-            }
-            Some((0, Mode::FromThenOn)) => true,
-            Some((left, mode)) => {
-                ARMED.set(Some((left - 1, mode)));
-                false
-            }
-        }
-    }
-
-    /// Counts a `System` allocation made.
-    pub(crate) fn allocated() {
-        LIVE.set(LIVE.get().wrapping_add(1));
-    }
-
-    /// Counts a `System` allocation given back.
-    pub(crate) fn freed() {
-        LIVE.set(LIVE.get().wrapping_sub(1));
-    }
-
-    /// `System` allocations live, as this thread counted them.
-    pub(crate) fn live() -> usize {
-        LIVE.get()
-    }
-}
+#[path = "../../os_fault.rs"]
+mod fault;
 
 #[cfg(test)]
 mod os_faults;

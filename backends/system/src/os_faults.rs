@@ -274,19 +274,3 @@ fn system_alloc_refused_once_at_each_request() {
 fn system_alloc_refused_from_then_on_at_each_request() {
     refuse_each_request(Mode::FromThenOn);
 }
-
-#[test]
-fn countdown_counts_and_refuses() {
-    fault::disarm();
-    let start = fault::requests();
-    fault::fail_after(1, Mode::Once);
-    assert_eq!([(); 3].map(|()| fault::should_fail()), [false, true, false]);
-    fault::fail_after(2, Mode::FromThenOn);
-    assert_eq!(
-        [(); 4].map(|()| fault::should_fail()),
-        [false, false, true, true]
-    );
-    fault::disarm();
-    assert!(!fault::should_fail());
-    assert_eq!(fault::requests() - start, 8);
-}
