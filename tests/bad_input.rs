@@ -300,46 +300,46 @@ mod system {
 }
 
 // ---------------------------------------------------------------------------------
-// MmapPages: `free_root` and `allocate_child` read the header of the mapping found by
-// masking the pointer to the run size. Sound for any pointer into the first run size
-// of a mapping that is still mapped: a child (in the first run, a chained run or a big
-// mapping), an interior or misaligned pointer into a live root, a root freed a moment
-// ago (its run sits in the cache, still mapped). A pointer of no mapping of this
-// allocator reads unmapped or foreign memory: undefined behaviour, not tested.
+// MmapPages: `free_root` and `allocate_child` find the header of the block that holds
+// the pointer (the segment's header by masking, then the page's metadata) and read its
+// tag. Sound for any pointer into a live segment of this allocator: a child (in the
+// root's first chunk, a later chunk or a big child's block), an interior or misaligned
+// pointer into a live root, a root freed a moment ago (its block is back on its page's
+// free list, its tag cleared, the segment still mapped). A pointer of no segment of
+// this allocator reads unmapped or foreign memory: undefined behaviour, not tested.
 
 mod mmap {
     use super::*;
 
     fn heap() -> Linked<MmapPages> {
-        // Small runs: the 20 000-byte child gets a mapping of its own.
-        Linked::new(MmapPages::with_run_size(16 << 10))
+        Linked::new(MmapPages::new())
     }
 
     case!(free_child, heap(), "linked-alloc-mmap: free_root was given a pointer that is not a live root",
     bad: |h, fx| {
         // SAFETY: a child, not a root (the mistake under test); MmapPages reads only
-        // the header of the child's mapping, live and mapped.
+        // the header of the child's chunk, live and mapped.
         unsafe { h.free_root(fx.child()) }
     });
     case!(free_big_child, heap(), "linked-alloc-mmap: free_root was given a pointer that is not a live root",
     bad: |h, fx| {
-        // SAFETY: as for `free_child` (the child's own mapping is live).
+        // SAFETY: as for `free_child` (the child's chunk is live).
         unsafe { h.free_root(fx.big_child()) }
     });
-    case!(free_child_of_chained_run, heap(), "linked-alloc-mmap: free_root was given a pointer that is not a live root",
+    case!(free_child_of_later_chunk, heap(), "linked-alloc-mmap: free_root was given a pointer that is not a live root",
     setup: |fx| {
-        // Children until one lands in a second run of the victim.
-        let run = fx.heap.backend().run_size();
-        let first = fx.root().as_ptr() as usize / run;
+        // Children until one lands more than a megabyte from the first (chunks double
+        // from 512 bytes, so it is in a later chunk).
+        let first = fx.child().as_ptr() as usize;
         let mut last = fx.child();
-        while last.as_ptr() as usize / run == first {
+        while (last.as_ptr() as usize).abs_diff(first) < 1 << 20 {
             // SAFETY: the victim root is live.
             last = unsafe { fx.heap.allocate_more(1000, fx.root()) }.expect("a child");
         }
         fx.victim.push(Block { ptr: last, len: 0, seed: 0 });
     },
     bad: |h, fx| {
-        // SAFETY: as for `free_child` (the chained run is live).
+        // SAFETY: as for `free_child` (the later chunk is live).
         unsafe { h.free_root(fx.victim.last().expect("pushed").ptr) }
     });
     case!(free_interior, heap(), "linked-alloc-mmap: free_root was given a pointer that is not a live root",
@@ -355,14 +355,14 @@ mod mmap {
     case!(double_free, heap(), "linked-alloc-mmap: free_root was given a pointer that is not a live root",
     setup: |fx| fx.free_victim(),
     bad: |h, fx| {
-        // SAFETY: freed already (the mistake); its run went to the cache (the default
-        // limit keeps it), so the run's header is still mapped and readable.
+        // SAFETY: freed already (the mistake); its block went back to its page, whose
+        // segment the fixture's other roots keep mapped.
         unsafe { h.free_root(fx.root()) }
     });
     case!(child_of_freed_root, heap(), "linked-alloc-mmap: allocate_child was given a parent that is not a live block",
     setup: |fx| fx.free_victim(),
     bad: |h, fx| {
-        // SAFETY: as for `double_free`: the cached run's header is mapped.
+        // SAFETY: as for `double_free`: the block's segment is mapped.
         let r = unsafe { h.allocate_child(fx.root(), Layout::new::<u64>()) };
         assert!(r.is_err(), "a release build refuses with AllocError");
     });

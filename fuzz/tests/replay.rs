@@ -83,7 +83,7 @@ fn system() {
 fn mmap() {
     replay("mmap", |data| {
         let pages = match data.first() {
-            Some(b) if b % 2 == 1 => MmapPages::with_run_size(16 << 10).with_cache_limit(2),
+            Some(b) if b % 2 == 1 => MmapPages::new().with_cache_limit(2),
             _ => MmapPages::new(),
         };
         run_checked(&Linked::new(pages), Config::UNBOUNDED, &decode(data), |p| {

@@ -71,7 +71,11 @@ pub(crate) struct Heap {
 
 impl Heap {
     /// An empty heap of `control`, held by `owner`.
-    pub(crate) const fn new(control: *const Control, owner: usize, mapping: Option<Mapping>) -> Self {
+    pub(crate) const fn new(
+        control: *const Control,
+        owner: usize,
+        mapping: Option<Mapping>,
+    ) -> Self {
         Self {
             owner: AtomicUsize::new(owner),
             control,
@@ -159,8 +163,7 @@ impl Heap {
             }
             let next = p.next.get();
             // No room: mark it full, unless another thread just gave a block back.
-            if p
-                .thread_free
+            if p.thread_free
                 .compare_exchange(ptr::null_mut(), FULL, AcqRel, Relaxed)
                 .is_ok()
             {

@@ -90,7 +90,13 @@ pub(crate) fn map_aligned(len: usize, align: usize) -> Option<(NonNull<u8>, Mapp
             return Some((start, Mapping { base, len: total }));
         }
         if tail > 0 && trim(start.add(len), tail).is_err() {
-            return Some((start, Mapping { base: start, len: total - lead }));
+            return Some((
+                start,
+                Mapping {
+                    base: start,
+                    len: total - lead,
+                },
+            ));
         }
     }
     Some((start, Mapping { base: start, len }))

@@ -18,7 +18,7 @@
 //! (CHUNK, BIG). A root's own header is always the 16 bytes before its payload.
 //!
 //! A root's arena has two bump lanes: the **own lane**, used by the thread that holds
-//! the heap that made the arena (no lock, no atomic read-modify-write), and the
+//! the heap that made the root (no lock, no atomic read-modify-write), and the
 //! **shared lane**, used under a lock by every other thread. Each lane keeps its share
 //! of the root's counts, which `free_root` adds up.
 
@@ -63,7 +63,7 @@ const FIRST_CHUNK: usize = 512;
 /// The largest chunk: chunks double up to it.
 const MAX_CHUNK: usize = if cfg!(miri) { 64 << 10 } else { 1 << 20 };
 /// A child that needs more than this gets a block of its own.
-const BIG_CHILD: usize = MAX_CHUNK / 4;
+pub(crate) const BIG_CHILD: usize = MAX_CHUNK / 4;
 
 impl Header {
     #[inline(always)]
@@ -86,12 +86,8 @@ impl Header {
     #[inline(always)]
     fn set_size(&self, size: usize) {
         let m = self.meta.load(Relaxed);
-        self.meta.store((m & 0xffff) | ((size as u64) << 16), Relaxed);
-    }
-
-    #[cfg(test)]
-    fn align(&self) -> usize {
-        1 << ((self.meta.load(Relaxed) >> 11) & 31)
+        self.meta
+            .store((m & 0xffff) | ((size as u64) << 16), Relaxed);
     }
 
     /// Writes a header at `at`.
@@ -251,8 +247,9 @@ pub(crate) unsafe fn root_of(control: *const Control, parent: NonNull<u8>) -> Op
     // link and a dead tag, or zeros, which `kind` tells apart).
     let h = unsafe { found.block.cast::<Header>().as_ref() };
     match h.kind()? {
-        KIND_ROOT => (found.block.as_ptr().addr() + HEADER == parent.as_ptr().addr())
-            .then_some(parent),
+        KIND_ROOT => {
+            (found.block.as_ptr().addr() + HEADER == parent.as_ptr().addr()).then_some(parent)
+        }
         KIND_PADDED => ptr::eq(h.link.load(Relaxed), parent.as_ptr()).then_some(parent),
         KIND_CHUNK | KIND_BIG => NonNull::new(h.link.load(Relaxed)),
         _ => None,
@@ -335,7 +332,11 @@ unsafe fn first_child(
     let chunk = found.block;
     // SAFETY: the fresh block is ours, 16-aligned, at least FIRST_CHUNK bytes.
     unsafe {
-        Header::write(chunk, root.as_ptr(), Header::meta(found.room, 16, KIND_CHUNK));
+        Header::write(
+            chunk,
+            root.as_ptr(),
+            Header::meta(found.room, 16, KIND_CHUNK),
+        );
         (*chunk.cast::<ChunkHeader>().as_ptr()).next = ptr::null_mut();
     }
     // SAFETY: as above: the arena fits after the chunk header.
@@ -347,9 +348,21 @@ unsafe fn first_child(
         ..Lane::EMPTY
     };
     // SAFETY: as above.
+    // The own lane is for the thread that made the root: the holder of the heap that
+    // owns the root's segment (a huge root's segment has no heap: then ours).
+    let root_heap = Segment::of(root);
+    // SAFETY: the root's segment is live; its header is reached through `root`'s
+    // provenance.
+    let owner = unsafe { root_heap.as_ref().heap.load(Relaxed) };
+    let owner = if owner.is_null() {
+        ptr::from_ref(heap)
+    } else {
+        owner.cast_const()
+    };
+    // SAFETY: as above.
     unsafe {
         arena.write(Arena {
-            owner: heap,
+            owner,
             own: UnsafeCell::new(own),
             shared: SpinMutex::new(Lane::EMPTY),
             chunks: AtomicPtr::new(chunk.cast().as_ptr()),
@@ -395,7 +408,13 @@ unsafe fn refill(
         let found = unsafe { heap.alloc(need)? };
         let block = found.block;
         // SAFETY: the fresh block is ours, 16-aligned, `need` bytes long.
-        unsafe { Header::write(block, root.as_ptr(), Header::meta(found.room, align, KIND_BIG)) };
+        unsafe {
+            Header::write(
+                block,
+                root.as_ptr(),
+                Header::meta(found.room, align, KIND_BIG),
+            )
+        };
         // SAFETY: as above; the child ends inside the block.
         let child = align_up(unsafe { block.add(CHUNK_HEADER) }, align);
         // SAFETY: the chunk header is ours until published.
@@ -411,7 +430,13 @@ unsafe fn refill(
     let found = unsafe { heap.alloc(len)? };
     let chunk = found.block;
     // SAFETY: the fresh block is ours, 16-aligned, at least `len` bytes.
-    unsafe { Header::write(chunk, root.as_ptr(), Header::meta(found.room, 16, KIND_CHUNK)) };
+    unsafe {
+        Header::write(
+            chunk,
+            root.as_ptr(),
+            Header::meta(found.room, 16, KIND_CHUNK),
+        )
+    };
     // SAFETY: as above.
     unsafe { push_chunk(arena, chunk.cast()) };
     // SAFETY: CHUNK_HEADER < room.
@@ -555,7 +580,12 @@ pub(crate) unsafe fn resize(
 ///
 /// # Safety
 /// As [`resize`], with `child` a child (not the root) of `size` bytes.
-pub(crate) unsafe fn reclaim(heap: &Heap, root: NonNull<u8>, child: NonNull<u8>, size: usize) -> bool {
+pub(crate) unsafe fn reclaim(
+    heap: &Heap,
+    root: NonNull<u8>,
+    child: NonNull<u8>,
+    size: usize,
+) -> bool {
     // SAFETY: `root` is live.
     let rh = unsafe { Header::of_root(root) };
     let arena = rh.link.load(Acquire).cast::<Arena>();
@@ -595,14 +625,4 @@ pub(crate) unsafe fn status(control: *const Control, block: NonNull<u8>) -> Opti
     // SAFETY: the caller's precondition.
     let root = unsafe { root_of(control, block)? };
     Some(root == block)
-}
-
-/// The alignment recorded for a live root (for tests).
-///
-/// # Safety
-/// `root` is a live root.
-#[cfg(test)]
-pub(crate) unsafe fn root_align(root: NonNull<u8>) -> usize {
-    // SAFETY: the caller's precondition.
-    unsafe { Header::of_root(root) }.align()
 }

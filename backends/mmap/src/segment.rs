@@ -268,9 +268,7 @@ impl Segment {
     pub(crate) fn of(p: NonNull<u8>) -> NonNull<Segment> {
         // SAFETY: masking a non-null address of a mapping (aligned to SEGMENT_SIZE, so
         // at least that large) cannot give 0.
-        unsafe {
-            NonNull::new_unchecked(p.as_ptr().map_addr(|a| a & !(SEGMENT_SIZE - 1))).cast()
-        }
+        unsafe { NonNull::new_unchecked(p.as_ptr().map_addr(|a| a & !(SEGMENT_SIZE - 1))).cast() }
     }
 
     /// The start of page `i`, with the provenance of `seg`.
@@ -300,7 +298,8 @@ impl Segment {
         page.free.set(ptr::null_mut());
         page.bump.set(start.as_ptr());
         // The end of the last whole block: `bump < end` means a block is left.
-        page.end.set(start.as_ptr().addr() + PAGE_SIZE / block_size * block_size);
+        page.end
+            .set(start.as_ptr().addr() + PAGE_SIZE / block_size * block_size);
         page.used.set(0);
         page.in_full.set(false);
         page.next.set(ptr::null_mut());
@@ -448,13 +447,13 @@ pub(crate) mod class {
 
         #[test]
         fn classes_cover_every_size_tightly() {
-            for size in 0..=SMALL_MAX {
-                let c = of(size);
+            for n in 0..=SMALL_MAX {
+                let c = of(n);
                 assert!(c < COUNT);
-                assert!(size(c) >= size.max(1), "size {size}");
+                assert!(size(c) >= n.max(1), "size {n}");
                 assert_eq!(size(c) % 16, 0);
                 if c > 0 {
-                    assert!(size(c - 1) < size.max(1), "size {size} not tight");
+                    assert!(size(c - 1) < n.max(1), "size {n} not tight");
                 }
             }
             assert_eq!(size(COUNT - 1), SMALL_MAX);

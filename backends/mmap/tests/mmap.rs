@@ -1,6 +1,7 @@
-//! Tests of what is particular to `MmapPages`: runs chained to a root, big blocks with
-//! mappings of their own, the cache of free runs and its bound, the bytes mapped from
-//! the OS, the optional hooks, bad pointers, and threads.
+//! Tests of what is particular to `MmapPages`: small roots sharing pages, chunks of
+//! children, big and huge blocks, the cache of free segments and its bound, the bytes
+//! mapped from the OS, the optional hooks, bad pointers, and threads (roots freed on
+//! another thread, heaps handed over when threads exit).
 
 use core::alloc::Layout;
 use core::ptr::NonNull;
@@ -53,316 +54,11 @@ fn check_tree(root: NonNull<u8>, children: &[NonNull<u8>], size: usize) {
     }
 }
 
-#[test]
-fn children_fill_runs_and_new_runs_chain_to_the_root() {
-    let pages = MmapPages::with_run_size(16 << 10);
-    let run = pages.run_mapping_len();
-    // 64-byte children: a 16 KiB run holds fewer than 256 of them.
-    let n = iterations(2000, 600);
-    let (root, children) = tree(&pages, n, 64);
-    let runs = pages.bytes_mapped() / run;
-    assert_eq!(
-        pages.bytes_mapped() % run,
-        0,
-        "only standard runs are mapped"
-    );
-    assert!(runs > n * 64 / (16 << 10), "{runs} runs for {n} children");
-    assert!(
-        runs <= n * 64 / (16 << 10) + 2,
-        "{runs} runs for {n} children"
-    );
-    // The children are carved one after the other: consecutive 64-byte steps within
-    // a run (no header per child).
-    let steps = children
-        .windows(2)
-        .filter(|w| (w[1].as_ptr() as usize).wrapping_sub(w[0].as_ptr() as usize) == 64);
-    assert!(steps.count() >= n - runs, "children are not packed");
-    let stats = pages.stats();
-    assert_eq!(
-        (stats.roots, stats.children, stats.bytes_in_use),
-        (1, n, 64 * (n + 1))
-    );
-    check_tree(root, &children, 64);
-    // SAFETY: `root` is a live root; its blocks are not used afterwards.
-    unsafe { pages.free_root(root) };
-    assert!(pages.stats().is_empty());
-    assert_eq!(pages.cached_runs(), runs, "every run went to the cache");
-    assert_eq!(pages.bytes_mapped(), pages.bytes_cached());
-    pages.trim_cache();
-    assert_eq!(pages.bytes_mapped(), 0);
-}
-
-#[test]
-fn big_blocks_get_mappings_of_their_own() {
-    let pages = MmapPages::with_run_size(16 << 10);
-    let run = pages.run_mapping_len();
-    // More than a run, and 3096 bytes short of a page end (room to grow in place).
-    let big = (100 << 10) + 1000;
-    let root = pages.allocate_root(layout(24, 8)).expect("root");
-    assert_eq!(pages.bytes_mapped(), run);
-    // SAFETY: `root` is a live root of `pages`.
-    let child = unsafe { pages.allocate_child(root, layout(big, 4096)) }.expect("big child");
-    assert_eq!(child.as_ptr() as usize % 4096, 0);
-    assert!(pages.bytes_mapped() >= run + big);
-    fill(child, big, 7);
-    // A small child after it still comes from the root's run: no new mapping.
-    let mapped = pages.bytes_mapped();
-    // SAFETY: `child` is live, so a child of it joins `root`.
-    let small = unsafe { pages.allocate_child(child, layout(32, 8)) }.expect("small");
-    assert_eq!(pages.bytes_mapped(), mapped);
-    fill(small, 32, 8);
-    // A big root, with a small child in a run of its own.
-    let big_root = pages.allocate_root(layout(big, 64)).expect("big root");
-    fill(big_root, big, 9);
-    // SAFETY: `big_root` is a live root.
-    let under_big = unsafe { pages.allocate_child(big_root, layout(8, 8)) }.expect("child");
-    fill(under_big, 8, 10);
-    // SAFETY: all are live blocks of `pages`.
-    unsafe {
-        assert_eq!(pages.block_status(root), BlockStatus::Root);
-        assert_eq!(pages.block_status(child), BlockStatus::Child);
-        assert_eq!(pages.block_status(small), BlockStatus::Child);
-        assert_eq!(pages.block_status(big_root), BlockStatus::Root);
-        assert_eq!(pages.block_status(under_big), BlockStatus::Child);
-    }
-    // A big block grows and shrinks in place within its mapping, and not past it.
-    // SAFETY: `child` is live, of `(big, 4096)`, linked to the live root `root`, used
-    // by no other thread.
-    unsafe {
-        assert!(pages.resize_in_place(root, child, layout(big, 4096), big + 3000));
-        assert!(!pages.resize_in_place(root, child, layout(big + 3000, 4096), 1 << 30));
-        assert!(pages.resize_in_place(root, child, layout(big + 3000, 4096), big));
-    }
-    let stats = pages.stats();
-    assert_eq!((stats.roots, stats.children), (2, 3));
-    assert_eq!(stats.bytes_in_use, 24 + big + 32 + big + 8);
-    check(child, big, 7);
-    check(small, 32, 8);
-    check(big_root, big, 9);
-    check(under_big, 8, 10);
-    // SAFETY: both are live roots; their blocks are not used afterwards.
-    unsafe {
-        pages.free_root(root);
-        pages.free_root(big_root);
-    }
-    assert!(pages.stats().is_empty());
-    // The big mappings went back to the OS; only standard runs are cached.
-    assert_eq!(pages.bytes_mapped(), pages.bytes_cached());
-    assert_eq!(pages.cached_runs(), 2);
-    pages.trim_cache();
-    assert_eq!(pages.bytes_mapped(), 0);
-}
-
-#[test]
-fn freed_runs_are_reused_from_the_cache() {
-    let pages = MmapPages::new();
-    let first = pages.allocate_root(layout(100, 16)).expect("root");
-    // SAFETY: `first` is a live root.
-    unsafe { pages.free_root(first) };
-    let mapped = pages.bytes_mapped();
-    assert_eq!(pages.cached_runs(), 1);
-    for _ in 0..iterations(1000, 20) {
-        let root = pages.allocate_root(layout(100, 16)).expect("root");
-        assert_eq!(
-            root, first,
-            "the cached run is reused, the root at the same place"
-        );
-        assert_eq!(pages.cached_runs(), 0);
-        // SAFETY: `root` is a live root.
-        unsafe {
-            pages.allocate_child(root, layout(500, 8)).expect("child");
-            pages.free_root(root);
-        }
-        assert_eq!(pages.bytes_mapped(), mapped, "no new mapping");
-    }
-    pages.trim_cache();
-    assert_eq!(pages.bytes_mapped(), 0);
-}
-
-#[test]
-fn the_cache_keeps_at_most_its_limit() {
-    let pages = MmapPages::with_run_size(16 << 10).with_cache_limit(3);
-    let run = pages.run_mapping_len();
-    let roots: Vec<_> = (0..10)
-        .map(|i| pages.allocate_root(layout(i, 8)).expect("root"))
-        .collect();
-    assert_eq!(pages.bytes_mapped(), 10 * run);
-    for (i, root) in roots.into_iter().enumerate() {
-        // SAFETY: each is a live root, freed once.
-        unsafe { pages.free_root(root) };
-        assert_eq!(pages.cached_runs(), (i + 1).min(3));
-        assert_eq!(pages.bytes_mapped(), (9 - i) * run + pages.bytes_cached());
-    }
-    // One root with many runs: the cache takes what fits, the rest is unmapped.
-    let (root, children) = tree(&pages, iterations(2000, 600), 64);
-    check_tree(root, &children, 64);
-    // SAFETY: `root` is a live root.
-    unsafe { pages.free_root(root) };
-    assert_eq!(pages.cached_runs(), 3);
-    assert_eq!(pages.bytes_mapped(), 3 * run);
-    pages.trim_cache();
-    assert_eq!(pages.bytes_mapped(), 0);
-    // With no cache, every freed run goes back at once.
-    let none = MmapPages::new().with_cache_limit(0);
-    let root = none.allocate_root(layout(1, 1)).expect("root");
-    // SAFETY: `root` is a live root.
-    unsafe { none.free_root(root) };
-    assert_eq!((none.cached_runs(), none.bytes_mapped()), (0, 0));
-}
-
-#[test]
-fn every_alignment_up_to_max_align_and_no_further() {
-    let pages = MmapPages::with_run_size(16 << 10);
-    assert_eq!(pages.max_align(), 8 << 10);
-    let root = pages.allocate_root(layout(8, 8)).expect("root");
-    for shift in 0..=13 {
-        let align = 1usize << shift;
-        for size in [0, 1, 100, 5000] {
-            let l = layout(size, align);
-            let r = pages.allocate_root(l).expect("aligned root");
-            assert_eq!(r.as_ptr() as usize % align.max(MIN_ALIGN), 0);
-            fill(r, size, shift);
-            // SAFETY: `root` is a live root.
-            let c = unsafe { pages.allocate_child(root, l) }.expect("aligned child");
-            assert_eq!(c.as_ptr() as usize % align.max(MIN_ALIGN), 0);
-            fill(c, size, shift + 1);
-            check(r, size, shift);
-            // SAFETY: `r` is a live root.
-            unsafe { pages.free_root(r) };
-        }
-    }
-    let too_much = layout(8, 16 << 10);
-    assert!(pages.allocate_root(too_much).is_err());
-    // SAFETY: `root` is a live root.
-    assert!(unsafe { pages.allocate_child(root, too_much) }.is_err());
-    // SAFETY: `root` is a live root.
-    unsafe { pages.free_root(root) };
-    assert!(pages.stats().is_empty());
-}
-
 /// `p` as a pointer that Stacked Borrows lets read and write its first 8 bytes only, as
 /// a `Box`'s or a reference's: the hooks must not read anything through it.
 fn narrow(p: NonNull<u8>) -> NonNull<u8> {
     // SAFETY: callers pass live blocks of at least 8 bytes that only they use.
     NonNull::from(unsafe { &mut *p.cast::<[u8; 8]>().as_ptr() }).cast()
-}
-
-/// A big root resizes within its mapping; a big child only while its mapping is the
-/// newest one chained to its root (the hooks find mappings from the root, never through
-/// the block's pointer, which here is narrowed to the block's first bytes).
-#[test]
-fn big_blocks_resize_in_place_while_newest() {
-    let pages = MmapPages::with_run_size(16 << 10);
-    // More than a quarter of a 16 KiB run: a mapping of its own.
-    let big = 5000;
-    let root = pages.allocate_root(layout(big, 8)).expect("big root");
-    fill(root, big, 1);
-    // SAFETY: `root` is a live root; `a`, `b`, `c` are live children of it, of the
-    // layouts given, used by this thread only; `c` is not used after its reclaim.
-    unsafe {
-        assert!(pages.resize_in_place(root, root, layout(big, 8), big + 1000));
-        let a = pages.allocate_child(root, layout(big, 8)).expect("a");
-        assert!(pages.resize_in_place(root, narrow(a), layout(big, 8), big + 8));
-        let b = pages.allocate_child(root, layout(big, 8)).expect("b");
-        fill(a, big + 8, 2);
-        fill(b, big, 3);
-        // `a`'s mapping is no longer the newest on the chain: refused, nothing changes.
-        let before = pages.stats();
-        assert!(!pages.resize_in_place(root, narrow(a), layout(big + 8, 8), big));
-        assert_eq!(pages.stats(), before);
-        assert!(pages.resize_in_place(root, narrow(b), layout(big, 8), big + 8));
-        assert!(!pages.reclaim_child(root, narrow(b), layout(big + 8, 8)));
-        // A small child takes a run (the big root has none): chained after `b`, it is
-        // now the newest mapping, and the last block of the owner's lane.
-        let c = pages.allocate_child(root, layout(8, 8)).expect("c");
-        assert!(!pages.resize_in_place(root, narrow(b), layout(big + 8, 8), big));
-        assert!(pages.reclaim_child(root, narrow(c), layout(8, 8)));
-        // The big root resizes whatever was chained since.
-        assert!(pages.resize_in_place(root, root, layout(big + 1000, 8), big));
-        check(root, big, 1);
-        check(a, big + 8, 2);
-        check(b, big, 3);
-        let stats = pages.stats();
-        assert_eq!(
-            (stats.children, stats.bytes_in_use),
-            (2, big + 2 * (big + 8))
-        );
-        pages.free_root(root);
-    }
-    assert!(pages.stats().is_empty());
-}
-
-#[test]
-fn the_last_child_of_a_run_resizes_and_is_reclaimed() {
-    let pages = MmapPages::new();
-    let root = pages.allocate_root(layout(40, 8)).expect("root");
-    // SAFETY: `root` is a live root; `a` and `b` are its live children, each used by
-    // this thread only, with the layouts given.
-    unsafe {
-        // The root is the last block of its run until a child comes.
-        assert!(pages.resize_in_place(root, root, layout(40, 8), 400));
-        assert_eq!(pages.stats().bytes_in_use, 400);
-        let a = pages.allocate_child(root, layout(64, 8)).expect("a");
-        assert!(
-            !pages.resize_in_place(root, root, layout(400, 8), 40),
-            "not last any more"
-        );
-        let b = pages.allocate_child(root, layout(64, 8)).expect("b");
-        fill(a, 64, 1);
-        fill(b, 64, 2);
-        // `a` is not the last: refused, nothing changes.
-        let before = pages.stats();
-        assert!(!pages.resize_in_place(root, a, layout(64, 8), 128));
-        assert!(!pages.reclaim_child(root, a, layout(64, 8)));
-        assert_eq!(pages.stats(), before);
-        // `b` is: it grows in place, keeps its bytes, then goes back.
-        assert!(pages.resize_in_place(root, b, layout(64, 8), 1000));
-        check(b, 64, 2);
-        assert_eq!(pages.stats().bytes_in_use, 400 + 64 + 1000);
-        assert!(pages.reclaim_child(root, b, layout(1000, 8)));
-        assert_eq!(pages.stats().children, 1);
-        // Its space is carved again for the next child; `a` is untouched.
-        let c = pages.allocate_child(root, layout(64, 8)).expect("c");
-        assert_eq!(c, b);
-        check(a, 64, 1);
-        // Now `c` then `a` are the last ones, in that order.
-        assert!(pages.reclaim_child(root, c, layout(64, 8)));
-        assert!(pages.reclaim_child(root, a, layout(64, 8)));
-        // The root is last again and the root is never reclaimed as a child.
-        assert!(!pages.reclaim_child(root, root, layout(400, 8)));
-        assert_eq!(pages.stats().bytes_in_use, 400);
-        pages.free_root(root);
-    }
-    assert!(pages.stats().is_empty());
-}
-
-#[cfg(debug_assertions)]
-#[test]
-#[should_panic(expected = "free_root was given a pointer that is not a live root")]
-fn free_root_of_a_child_panics_in_debug_builds() {
-    let pages = MmapPages::new();
-    let root = pages.allocate_root(layout(8, 8)).expect("root");
-    // SAFETY: `root` is a live root. Passing a child to `free_root` breaks its
-    // precondition on purpose: the backend detects it (the tag and the root address
-    // in the child's mapping header) before touching anything.
-    unsafe {
-        let child = pages.allocate_child(root, layout(8, 8)).expect("child");
-        pages.free_root(child);
-    }
-}
-
-#[cfg(debug_assertions)]
-#[test]
-#[should_panic(expected = "free_root was given a pointer that is not a live root")]
-fn free_root_twice_panics_in_debug_builds() {
-    let pages = MmapPages::new();
-    let root = pages.allocate_root(layout(8, 8)).expect("root");
-    // SAFETY: the second free breaks the precondition on purpose: the root's run is in
-    // the cache (still mapped), its tag says free, and the backend refuses it.
-    unsafe {
-        pages.free_root(root);
-        pages.free_root(root);
-    }
 }
 
 /// A block pointer that may cross threads in these tests.
@@ -382,8 +78,212 @@ impl SendPtr {
 }
 
 #[test]
-fn threads_share_a_root_across_many_runs() {
-    let pages = MmapPages::with_run_size(16 << 10).with_cache_limit(8);
+fn roots_resize_within_their_block_and_the_last_child_of_a_lane_too() {
+    let pages = MmapPages::new();
+    let root = pages.allocate_root(layout(40, 8)).expect("root");
+    // SAFETY: `root` is a live root; `a`, `b`, `c` are its live children, each used by
+    // this thread only, with the layouts given.
+    unsafe {
+        // A 40-byte root takes a 64-byte block (16 of header): it grows to 48 in place,
+        // not further, children or not.
+        fill(root, 40, 9);
+        assert!(pages.resize_in_place(root, narrow(root), layout(40, 8), 48));
+        assert!(!pages.resize_in_place(root, narrow(root), layout(48, 8), 49));
+        assert_eq!(pages.stats().bytes_in_use, 48);
+        let a = pages.allocate_child(root, layout(64, 8)).expect("a");
+        assert!(pages.resize_in_place(root, root, layout(48, 8), 40));
+        check(root, 40, 9);
+        let b = pages.allocate_child(root, layout(64, 8)).expect("b");
+        fill(a, 64, 1);
+        fill(b, 64, 2);
+        // `a` is not the last: refused, nothing changes.
+        let before = pages.stats();
+        assert!(!pages.resize_in_place(root, narrow(a), layout(64, 8), 128));
+        assert!(!pages.reclaim_child(root, narrow(a), layout(64, 8)));
+        assert_eq!(pages.stats(), before);
+        // `b` is: it grows in place (within its chunk), keeps its bytes, then goes back.
+        assert!(pages.resize_in_place(root, narrow(b), layout(64, 8), 200));
+        check(b, 64, 2);
+        assert_eq!(pages.stats().bytes_in_use, 40 + 64 + 200);
+        assert!(pages.reclaim_child(root, narrow(b), layout(200, 8)));
+        assert_eq!(pages.stats().children, 1);
+        // Its space is carved again for the next child; `a` is untouched.
+        let c = pages.allocate_child(root, layout(64, 8)).expect("c");
+        assert_eq!(c, b);
+        check(a, 64, 1);
+        // Now `c` then `a` are the last ones, in that order.
+        assert!(pages.reclaim_child(root, narrow(c), layout(64, 8)));
+        assert!(pages.reclaim_child(root, narrow(a), layout(64, 8)));
+        // The root is never reclaimed as a child.
+        assert!(!pages.reclaim_child(root, root, layout(40, 8)));
+        assert_eq!(pages.stats().bytes_in_use, 40);
+        pages.free_root(root);
+    }
+    assert!(pages.stats().is_empty());
+}
+
+#[cfg(debug_assertions)]
+#[test]
+#[should_panic(expected = "free_root was given a pointer that is not a live root")]
+fn free_root_of_a_child_panics_in_debug_builds() {
+    let pages = MmapPages::new();
+    let root = pages.allocate_root(layout(8, 8)).expect("root");
+    // SAFETY: `root` is a live root. Passing a child to `free_root` breaks its
+    // precondition on purpose: the backend detects it (the tag of the header of the
+    // child's chunk) before touching anything.
+    unsafe {
+        let child = pages.allocate_child(root, layout(8, 8)).expect("child");
+        pages.free_root(child);
+    }
+}
+
+#[cfg(debug_assertions)]
+#[test]
+#[should_panic(expected = "free_root was given a pointer that is not a live root")]
+fn free_root_twice_panics_in_debug_builds() {
+    let pages = MmapPages::new();
+    let root = pages.allocate_root(layout(8, 8)).expect("root");
+    // SAFETY: the second free breaks the precondition on purpose: the root's block is
+    // back on its page (the segment still mapped), its tag cleared, and the backend
+    // refuses it.
+    unsafe {
+        pages.free_root(root);
+        pages.free_root(root);
+    }
+}
+
+#[test]
+fn sizes_past_isize_max_are_errors_and_leave_it_usable() {
+    let pages = MmapPages::new();
+    let root = pages.allocate_root(layout(8, 8)).expect("root");
+    for l in [
+        layout(isize::MAX as usize, 1),
+        layout(isize::MAX as usize - 4095, 4096),
+        layout(isize::MAX as usize / 2 + 1, 8),
+    ] {
+        assert!(pages.allocate_root(l).is_err());
+        // SAFETY: `root` is a live root.
+        assert!(unsafe { pages.allocate_child(root, l) }.is_err());
+    }
+    // SAFETY: `root` is a live root, of (8, 8).
+    assert!(!unsafe { pages.resize_in_place(root, root, layout(8, 8), isize::MAX as usize) });
+    assert_eq!(pages.stats().bytes_in_use, 8);
+    // SAFETY: `root` is a live root.
+    unsafe { pages.free_root(root) };
+    assert!(pages.stats().is_empty());
+    pages.trim_cache();
+    assert_eq!(pages.bytes_mapped(), 0);
+}
+
+#[test]
+fn the_owner_and_other_threads_carve_from_one_root_at_once() {
+    let pages = MmapPages::new();
+    let per_thread = iterations(10_000, 200);
+    let root = SendPtr(pages.allocate_root(layout(8, 8)).expect("root"));
+    let carve = |seed: usize| {
+        let mut mine = Vec::with_capacity(per_thread);
+        for i in 0..per_thread {
+            let size = 8 + i % 100;
+            // SAFETY: `root` is live until every thread is joined.
+            let p = unsafe { pages.allocate_child(root.get(), layout(size, 16)) }.expect("child");
+            fill(p, size, seed + i);
+            mine.push((SendPtr(p), size, seed + i));
+        }
+        mine
+    };
+    let blocks: Vec<(SendPtr, usize, usize)> = std::thread::scope(|s| {
+        // Two other threads use the shared lane while the owner (this thread) uses
+        // its own.
+        let others: Vec<_> = (1..=2)
+            .map(|t| s.spawn(move || carve(t * 1_000_000)))
+            .collect();
+        let mut all = carve(0);
+        for h in others {
+            all.extend(h.join().expect("thread"));
+        }
+        all
+    });
+    for &(p, size, seed) in &blocks {
+        check(p.get(), size, seed);
+    }
+    let mut spans: Vec<(usize, usize)> = blocks
+        .iter()
+        .map(|&(p, size, _)| (p.get().as_ptr() as usize, size))
+        .collect();
+    spans.sort_unstable();
+    for w in spans.windows(2) {
+        assert!(w[0].0 + w[0].1 <= w[1].0, "blocks overlap");
+    }
+    let stats = pages.stats();
+    assert_eq!(stats.children, 3 * per_thread);
+    assert_eq!(
+        stats.bytes_in_use,
+        8 + spans.iter().map(|s| s.1).sum::<usize>()
+    );
+    // SAFETY: `root` is a live root; every thread is joined.
+    unsafe { pages.free_root(root.get()) };
+    assert!(pages.stats().is_empty());
+    pages.trim_cache();
+    assert_eq!(pages.bytes_mapped(), 0);
+}
+
+#[test]
+fn hooks_follow_the_lane_of_the_block() {
+    let pages = MmapPages::new();
+    let root = SendPtr(pages.allocate_root(layout(8, 8)).expect("root"));
+    // Another thread carves `a` then `b` from the shared lane (it makes the root's
+    // arena, whose own lane stays the root's maker's); the owner carves `c` from its
+    // own lane.
+    let (a, b) = std::thread::scope(|s| {
+        s.spawn(|| {
+            // SAFETY: `root` is a live root of `pages`.
+            unsafe {
+                let a = pages.allocate_child(root.get(), layout(32, 8)).expect("a");
+                let b = pages.allocate_child(root.get(), layout(32, 8)).expect("b");
+                (SendPtr(a), SendPtr(b))
+            }
+        })
+        .join()
+        .expect("thread")
+    });
+    // SAFETY: `root` is a live root; the blocks are live children of the given layouts,
+    // each used by one thread at a time.
+    unsafe {
+        let c = SendPtr(pages.allocate_child(root.get(), layout(32, 8)).expect("c"));
+        // The last block of the shared lane can be resized and reclaimed by any
+        // thread, under the lock: here, the owner.
+        assert!(pages.resize_in_place(root.get(), b.get(), layout(32, 8), 64));
+        assert!(
+            !pages.resize_in_place(root.get(), a.get(), layout(32, 8), 64),
+            "a is not last"
+        );
+        assert!(pages.reclaim_child(root.get(), b.get(), layout(64, 8)));
+        // The last block of the owner's lane only by the owner.
+        let refused = std::thread::scope(|s| {
+            s.spawn(|| {
+                (
+                    pages.resize_in_place(root.get(), c.get(), layout(32, 8), 64),
+                    pages.reclaim_child(root.get(), c.get(), layout(32, 8)),
+                )
+            })
+            .join()
+            .expect("thread")
+        });
+        assert_eq!(refused, (false, false));
+        assert_eq!(pages.stats().bytes_in_use, 8 + 32 + 32);
+        assert!(pages.resize_in_place(root.get(), c.get(), layout(32, 8), 48));
+        assert!(pages.reclaim_child(root.get(), c.get(), layout(48, 8)));
+        assert!(pages.reclaim_child(root.get(), a.get(), layout(32, 8)));
+        let stats = pages.stats();
+        assert_eq!((stats.children, stats.bytes_in_use), (0, 8));
+        pages.free_root(root.get());
+    }
+    assert!(pages.stats().is_empty());
+}
+
+#[test]
+fn threads_share_a_root_across_many_chunks() {
+    let pages = MmapPages::new();
     let threads = iterations(4, 3);
     let per_thread = iterations(20_000, 300);
     let root = SendPtr(pages.allocate_root(layout(16, 16)).expect("root"));
@@ -435,162 +335,262 @@ fn threads_share_a_root_across_many_runs() {
     // SAFETY: `root` is a live root; every thread is joined.
     unsafe { pages.free_root(root.0) };
     assert!(pages.stats().is_empty());
-    assert!(pages.cached_runs() <= 8);
     pages.trim_cache();
     assert_eq!(pages.bytes_mapped(), 0);
 }
 
 #[test]
-fn threads_make_and_free_roots_through_the_cache() {
-    let pages = MmapPages::with_run_size(16 << 10).with_cache_limit(4);
-    let threads = iterations(4, 3);
-    let rounds = iterations(3000, 30);
-    std::thread::scope(|s| {
-        for t in 0..threads {
-            let pages = &pages;
-            s.spawn(move || {
-                for r in 0..rounds {
-                    let (root, children) = tree(pages, r % 50, 48);
-                    check_tree(root, &children, 48);
-                    assert!(pages.cached_runs() <= 4);
-                    // SAFETY: `root` is a live root of this thread's.
-                    unsafe { pages.free_root(root) };
-                    let _ = t;
-                }
-            });
-        }
-    });
+fn small_roots_share_pages_and_segments() {
+    let pages = MmapPages::new();
+    let n = iterations(10_000, 300);
+    let roots: Vec<_> = (0..n)
+        .map(|i| {
+            let r = pages.allocate_root(layout(64, 8)).expect("root");
+            fill(r, 64, i);
+            r
+        })
+        .collect();
+    // 80 bytes a root (64 and a 16-byte header), packed in pages of one size class.
+    let mut addrs: Vec<usize> = roots.iter().map(|r| r.as_ptr() as usize).collect();
+    addrs.sort_unstable();
+    let packed = addrs.windows(2).filter(|w| w[1] - w[0] == 80).count();
+    assert!(
+        packed >= n * 9 / 10,
+        "only {packed} of {n} roots 80 bytes apart"
+    );
+    // One segment holds them all (10 000 x 80 bytes = 800 KB).
+    assert_eq!(pages.bytes_mapped(), MmapPages::SEGMENT_SIZE);
+    assert_eq!(pages.stats().roots, n);
+    // Freed in a scattered order, then made again: the same memory serves.
+    let mut order: Vec<usize> = (0..n).collect();
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    for i in (1..n).rev() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        order.swap(i, (x % (i as u64 + 1)) as usize);
+    }
+    for &i in &order {
+        check(roots[i], 64, i);
+        // SAFETY: a live root, freed once.
+        unsafe { pages.free_root(roots[i]) };
+    }
     assert!(pages.stats().is_empty());
-    assert!(pages.cached_runs() <= 4);
-    assert_eq!(pages.bytes_mapped(), pages.bytes_cached());
+    for i in 0..n {
+        let r = pages.allocate_root(layout(64, 8)).expect("root");
+        assert!(
+            addrs.binary_search(&(r.as_ptr() as usize)).is_ok(),
+            "reused"
+        );
+        // SAFETY: a live root.
+        unsafe { pages.free_root(r) };
+        let _ = i;
+    }
+    assert_eq!(pages.bytes_mapped(), MmapPages::SEGMENT_SIZE);
     pages.trim_cache();
     assert_eq!(pages.bytes_mapped(), 0);
 }
 
 #[test]
-fn sizes_past_isize_max_are_errors_and_leave_it_usable() {
+fn children_take_doubling_chunks_and_go_with_the_root() {
+    let pages = MmapPages::new();
+    for n in [0, 1, 5, 100, iterations(20_000, 500)] {
+        let (root, children) = tree(&pages, n, 48);
+        check_tree(root, &children, 48);
+        let stats = pages.stats();
+        assert_eq!((stats.roots, stats.children), (1, n));
+        assert_eq!(stats.bytes_in_use, 48 * (n + 1));
+        // The first children share the root's first chunk: close together.
+        if n >= 5 {
+            assert!(children[4].as_ptr() as usize - children[0].as_ptr() as usize == 4 * 48);
+        }
+        for (i, &c) in children.iter().enumerate() {
+            // SAFETY: `c` is a live child of `root`.
+            assert_eq!(unsafe { pages.block_status(c) }, BlockStatus::Child, "{i}");
+        }
+        // SAFETY: `root` is a live root.
+        assert_eq!(unsafe { pages.block_status(root) }, BlockStatus::Root);
+        // SAFETY: `root` is a live root; its blocks are not used afterwards.
+        unsafe { pages.free_root(root) };
+        assert!(pages.stats().is_empty());
+    }
+    pages.trim_cache();
+    assert_eq!(pages.bytes_mapped(), 0);
+}
+
+#[test]
+fn big_and_huge_blocks() {
+    let pages = MmapPages::new();
+    // A span (several pages of a segment), and a huge block (a mapping of its own).
+    let span = 300 << 10;
+    let huge = 3 * MmapPages::SEGMENT_SIZE / 2 + 12345;
+    let root = pages.allocate_root(layout(span, 4096)).expect("span root");
+    fill(root, span, 1);
+    assert_eq!(pages.bytes_mapped(), MmapPages::SEGMENT_SIZE);
+    let huge_root = pages.allocate_root(layout(huge, 64)).expect("huge root");
+    fill(huge_root, huge, 2);
+    let mapped = pages.bytes_mapped();
+    assert!(mapped >= MmapPages::SEGMENT_SIZE + huge);
+    // SAFETY: live roots of `pages`, with the layouts given, used by this thread only.
+    unsafe {
+        // Big children: a block of their own each, chained to the root.
+        let a = pages
+            .allocate_child(root, layout(span, 16))
+            .expect("big child");
+        let b = pages
+            .allocate_child(root, layout(huge, 16))
+            .expect("huge child");
+        fill(a, span, 3);
+        fill(b, huge, 4);
+        assert_eq!(pages.block_status(b), BlockStatus::Child);
+        // A child of a big child joins the same root.
+        let c = pages
+            .allocate_child(b, layout(100, 16))
+            .expect("child of a child");
+        fill(c, 100, 5);
+        assert_eq!(pages.stats().children, 3);
+        // A huge root grows within its mapping.
+        assert!(pages.resize_in_place(huge_root, huge_root, layout(huge, 64), huge + 100));
+        check(root, span, 1);
+        check(huge_root, huge, 2);
+        check(a, span, 3);
+        check(b, huge, 4);
+        check(c, 100, 5);
+        pages.free_root(huge_root);
+        // The huge root's mapping is gone at once.
+        assert!(pages.bytes_mapped() < mapped + huge);
+        pages.free_root(root);
+    }
+    assert!(pages.stats().is_empty());
+    pages.trim_cache();
+    assert_eq!(pages.bytes_mapped(), 0);
+}
+
+#[test]
+fn the_cache_keeps_at_most_its_limit() {
+    let pages = MmapPages::new().with_cache_limit(2);
+    // Roots of half a segment each: one segment apiece (a span takes at most half).
+    let big = MmapPages::SEGMENT_SIZE / 2 - MmapPages::PAGE_SIZE;
+    let roots: Vec<_> = (0..10)
+        .map(|_| pages.allocate_root(layout(big, 8)).expect("root"))
+        .collect();
+    let mapped = pages.bytes_mapped();
+    assert!(mapped >= 5 * MmapPages::SEGMENT_SIZE);
+    for r in roots {
+        // SAFETY: a live root.
+        unsafe { pages.free_root(r) };
+        assert!(pages.bytes_cached() <= 2 * MmapPages::SEGMENT_SIZE);
+    }
+    // One segment stays with the heap, two in the cache, the rest went back.
+    assert_eq!(pages.bytes_cached(), 2 * MmapPages::SEGMENT_SIZE);
+    assert_eq!(pages.bytes_mapped(), 3 * MmapPages::SEGMENT_SIZE);
+    pages.trim_cache();
+    assert_eq!((pages.bytes_mapped(), pages.bytes_cached()), (0, 0));
+}
+
+#[test]
+fn every_alignment_up_to_max_align_and_no_further() {
     let pages = MmapPages::new();
     let root = pages.allocate_root(layout(8, 8)).expect("root");
-    for l in [
-        layout(isize::MAX as usize, 1),
-        layout(isize::MAX as usize - 4095, 4096),
-        layout(isize::MAX as usize / 2 + 1, 8),
-    ] {
-        assert!(pages.allocate_root(l).is_err());
-        // SAFETY: `root` is a live root.
-        assert!(unsafe { pages.allocate_child(root, l) }.is_err());
-    }
-    // SAFETY: `root` is a live root, of (8, 8).
-    assert!(!unsafe { pages.resize_in_place(root, root, layout(8, 8), isize::MAX as usize) });
-    assert_eq!(pages.stats().bytes_in_use, 8);
-    // SAFETY: `root` is a live root.
-    unsafe { pages.free_root(root) };
-    assert!(pages.stats().is_empty());
-    pages.trim_cache();
-    assert_eq!(pages.bytes_mapped(), 0);
-}
-
-#[test]
-fn the_owner_and_other_threads_carve_from_one_root_at_once() {
-    let pages = MmapPages::with_run_size(16 << 10);
-    let per_thread = iterations(10_000, 200);
-    let root = SendPtr(pages.allocate_root(layout(8, 8)).expect("root"));
-    let carve = |seed: usize| {
-        let mut mine = Vec::with_capacity(per_thread);
-        for i in 0..per_thread {
-            let size = 8 + i % 100;
-            // SAFETY: `root` is live until every thread is joined.
-            let p = unsafe { pages.allocate_child(root.get(), layout(size, 16)) }.expect("child");
-            fill(p, size, seed + i);
-            mine.push((SendPtr(p), size, seed + i));
-        }
-        mine
-    };
-    let blocks: Vec<(SendPtr, usize, usize)> = std::thread::scope(|s| {
-        // Two other threads use the locked lane while the owner (this thread) uses
-        // its own.
-        let others: Vec<_> = (1..=2)
-            .map(|t| s.spawn(move || carve(t * 1_000_000)))
-            .collect();
-        let mut all = carve(0);
-        for h in others {
-            all.extend(h.join().expect("thread"));
-        }
-        all
-    });
-    for &(p, size, seed) in &blocks {
-        check(p.get(), size, seed);
-    }
-    let mut spans: Vec<(usize, usize)> = blocks
-        .iter()
-        .map(|&(p, size, _)| (p.get().as_ptr() as usize, size))
-        .collect();
-    spans.sort_unstable();
-    for w in spans.windows(2) {
-        assert!(w[0].0 + w[0].1 <= w[1].0, "blocks overlap");
-    }
-    let stats = pages.stats();
-    assert_eq!(stats.children, 3 * per_thread);
-    assert_eq!(
-        stats.bytes_in_use,
-        8 + spans.iter().map(|s| s.1).sum::<usize>()
-    );
-    // SAFETY: `root` is a live root; every thread is joined.
-    unsafe { pages.free_root(root.get()) };
-    assert!(pages.stats().is_empty());
-    pages.trim_cache();
-    assert_eq!(pages.bytes_mapped(), 0);
-}
-
-#[test]
-fn hooks_follow_the_lane_of_the_block() {
-    let pages = MmapPages::new();
-    let root = SendPtr(pages.allocate_root(layout(8, 8)).expect("root"));
-    // Another thread carves `a` then `b` from the locked lane; the owner carves `c`
-    // from its own lane.
-    let (a, b) = std::thread::scope(|s| {
-        s.spawn(|| {
-            // SAFETY: `root` is a live root of `pages`.
+    let mut align = 1;
+    while align <= MmapPages::MAX_ALIGN {
+        for size in [0, 1, 24, 1000, 70_000] {
+            let l = layout(size, align);
+            let r = pages.allocate_root(l).expect("aligned root");
+            assert_eq!(r.as_ptr() as usize % align.max(MIN_ALIGN), 0);
+            fill(r, size, align + size);
+            // SAFETY: `root` and `r` are live roots.
+            let c = unsafe { pages.allocate_child(root, l) }.expect("aligned child");
+            assert_eq!(c.as_ptr() as usize % align.max(MIN_ALIGN), 0);
+            fill(c, size, align + size + 1);
+            // A child of the aligned root finds it.
+            // SAFETY: as above.
+            let d = unsafe { pages.allocate_child(r, layout(8, 8)) }.expect("child");
+            // SAFETY: as above.
             unsafe {
-                let a = pages.allocate_child(root.get(), layout(32, 8)).expect("a");
-                let b = pages.allocate_child(root.get(), layout(32, 8)).expect("b");
-                (SendPtr(a), SendPtr(b))
+                assert_eq!(pages.block_status(r), BlockStatus::Root);
+                assert_eq!(pages.block_status(d), BlockStatus::Child);
             }
-        })
-        .join()
-        .expect("thread")
-    });
-    // SAFETY: `root` is a live root; the blocks are live children of the given layouts,
-    // each used by one thread at a time.
+            check(r, size, align + size);
+            check(c, size, align + size + 1);
+            // SAFETY: `r` is a live root.
+            unsafe { pages.free_root(r) };
+        }
+        align *= 2;
+    }
+    let too = layout(8, MmapPages::MAX_ALIGN * 2);
+    assert!(pages.allocate_root(too).is_err());
+    // SAFETY: `root` is a live root.
     unsafe {
-        let c = SendPtr(pages.allocate_child(root.get(), layout(32, 8)).expect("c"));
-        // The last block of the locked lane can be resized and reclaimed by any
-        // thread, under the lock: here, the owner.
-        assert!(pages.resize_in_place(root.get(), b.get(), layout(32, 8), 64));
-        assert!(
-            !pages.resize_in_place(root.get(), a.get(), layout(32, 8), 64),
-            "a is not last"
-        );
-        assert!(pages.reclaim_child(root.get(), b.get(), layout(64, 8)));
-        // The last block of the owner's lane only by the owner.
-        let refused = std::thread::scope(|s| {
-            s.spawn(|| {
-                (
-                    pages.resize_in_place(root.get(), c.get(), layout(32, 8), 64),
-                    pages.reclaim_child(root.get(), c.get(), layout(32, 8)),
-                )
-            })
-            .join()
-            .expect("thread")
-        });
-        assert_eq!(refused, (false, false));
-        assert_eq!(pages.stats().bytes_in_use, 8 + 32 + 32);
-        assert!(pages.resize_in_place(root.get(), c.get(), layout(32, 8), 48));
-        assert!(pages.reclaim_child(root.get(), c.get(), layout(48, 8)));
-        assert!(pages.reclaim_child(root.get(), a.get(), layout(32, 8)));
-        let stats = pages.stats();
-        assert_eq!((stats.children, stats.bytes_in_use), (0, 8));
-        pages.free_root(root.get());
+        assert!(pages.allocate_child(root, too).is_err());
+        pages.free_root(root);
     }
     assert!(pages.stats().is_empty());
+}
+
+#[test]
+fn roots_made_on_one_thread_are_freed_on_another() {
+    let pages = MmapPages::new();
+    let n = iterations(20_000, 300);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<(SendPtr, usize)>(64);
+    std::thread::scope(|s| {
+        let maker = s.spawn(|| {
+            for i in 0..n {
+                let size = 8 + i % 200;
+                let r = pages.allocate_root(layout(size, 8)).expect("root");
+                fill(r, size, i);
+                if i % 7 == 0 {
+                    // SAFETY: `r` is a live root, freed only by the receiver.
+                    let c = unsafe { pages.allocate_child(r, layout(30, 8)) }.expect("child");
+                    fill(c, 30, i + 1);
+                }
+                tx.send((SendPtr(r), i)).expect("send");
+            }
+            drop(tx);
+        });
+        let freer = s.spawn(|| {
+            let mut got = 0;
+            for (r, i) in rx {
+                check(r.get(), 8 + i % 200, i);
+                // SAFETY: a live root that this thread alone now uses.
+                unsafe { pages.free_root(r.get()) };
+                got += 1;
+            }
+            got
+        });
+        maker.join().expect("maker");
+        assert_eq!(freer.join().expect("freer"), n);
+    });
+    assert!(pages.stats().is_empty());
+    // The maker's heap collects what the freer gave back when the next thread adopts
+    // it, or when the cache is trimmed.
+    pages.trim_cache();
+    assert_eq!(pages.bytes_mapped(), 0);
+}
+
+#[test]
+fn heaps_of_exited_threads_are_adopted_with_their_memory() {
+    let pages = MmapPages::new();
+    let rounds = iterations(20, 3);
+    let mut mapped = Vec::new();
+    for _ in 0..rounds {
+        std::thread::scope(|s| {
+            let h = s.spawn(|| {
+                let roots: Vec<_> = (0..1000)
+                    .map(|_| pages.allocate_root(layout(100, 8)).expect("root"))
+                    .collect();
+                for r in roots {
+                    // SAFETY: a live root.
+                    unsafe { pages.free_root(r) };
+                }
+            });
+            // `join` waits until the thread is gone, its thread-local guard run.
+            h.join().expect("thread");
+        });
+        mapped.push((pages.bytes_mapped(), pages.bytes_metadata()));
+    }
+    // Every new thread adopted the heap of the one before: nothing grows.
+    assert!(mapped.windows(2).all(|w| w[0] == w[1]), "{mapped:?}");
+    pages.trim_cache();
+    assert_eq!(pages.bytes_mapped(), 0);
 }
