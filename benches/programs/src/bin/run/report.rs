@@ -1,0 +1,106 @@
+//! The table of results, and the checksum check.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use crate::measure::Sample;
+
+/// Bytes as MiB.
+pub fn mib(bytes: u64) -> f64 {
+    bytes as f64 / f64::from(1 << 20)
+}
+
+/// The figures of one allocator over its runs.
+#[derive(Debug, Clone, Copy)]
+struct Summary {
+    /// Runs.
+    runs: usize,
+    /// Shortest wall time.
+    best: Duration,
+    /// Median wall time (the lower middle one of an even count).
+    median: Duration,
+    /// Median CPU time (user + system).
+    cpu: Duration,
+    /// Largest peak RSS of the runs, bytes.
+    rss: u64,
+}
+
+impl Summary {
+    /// Sums up `samples` (at least one).
+    fn of(samples: &[Sample]) -> Self {
+        let median = |mut d: Vec<Duration>| {
+            d.sort();
+            d[(d.len() - 1) / 2]
+        };
+        Self {
+            runs: samples.len(),
+            best: samples.iter().map(|s| s.wall).min().unwrap_or_default(),
+            median: median(samples.iter().map(|s| s.wall).collect()),
+            cpu: median(samples.iter().map(|s| s.cpu).collect()),
+            rss: samples.iter().map(|s| s.peak_rss).max().unwrap_or(0),
+        }
+    }
+}
+
+/// A Markdown table: per allocator, the runs, best and median wall time, median CPU
+/// time, peak RSS, and the ratios of best time, median time and peak RSS to those of
+/// `system` (or, if `system` was not run, of the first allocator).
+pub fn table(allocators: &[String], samples: &[Vec<Sample>]) -> String {
+    let summaries: Vec<Summary> = samples.iter().map(|s| Summary::of(s)).collect();
+    let base_index = allocators.iter().position(|a| a == "system").unwrap_or(0);
+    let base = summaries[base_index];
+    let base_name = &allocators[base_index];
+    let ratio = |a: f64, b: f64| {
+        if b > 0.0 {
+            format!("{:.2}x", a / b)
+        } else {
+            "n/a".into()
+        }
+    };
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "\n| allocator | runs | best (s) | median (s) | CPU, median (s) | peak RSS (MiB) \
+         | best / {base_name} | median / {base_name} | RSS / {base_name} |"
+    );
+    let _ = writeln!(
+        out,
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    );
+    for (name, s) in allocators.iter().zip(&summaries) {
+        let _ = writeln!(
+            out,
+            "| {name} | {} | {:.3} | {:.3} | {:.3} | {:.1} | {} | {} | {} |",
+            s.runs,
+            s.best.as_secs_f64(),
+            s.median.as_secs_f64(),
+            s.cpu.as_secs_f64(),
+            mib(s.rss),
+            ratio(s.best.as_secs_f64(), base.best.as_secs_f64()),
+            ratio(s.median.as_secs_f64(), base.median.as_secs_f64()),
+            ratio(s.rss as f64, base.rss as f64),
+        );
+    }
+    out
+}
+
+/// `Err` unless every run of every allocator printed the same checksum.
+pub fn check_checksums(allocators: &[String], samples: &[Vec<Sample>]) -> Result<(), String> {
+    let mut all = allocators
+        .iter()
+        .zip(samples)
+        .flat_map(|(a, s)| s.iter().map(move |s| (a, s)));
+    let Some((first_name, first)) = all.next() else {
+        return Ok(());
+    };
+    for (name, sample) in all {
+        if sample.checksum != first.checksum {
+            return Err(format!(
+                "checksum mismatch: {first_name} printed {}, {name} printed {}",
+                first.checksum, sample.checksum
+            ));
+        }
+    }
+    println!("\nchecksums agree: {}", first.checksum);
+    Ok(())
+}
