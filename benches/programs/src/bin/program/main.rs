@@ -35,10 +35,10 @@ struct Size {
 /// The full workload: about 1-2 s on std's `System` allocator on the reference machine.
 const FULL: Size = Size {
     json_records: 20_000,
-    json_rounds: 4,
+    json_rounds: 3,
     text_bytes: 16 << 20,
     messages_per_thread: 100_000,
-    pushes: 2_000_000,
+    pushes: 1_500_000,
     keys: 100_000,
 };
 
