@@ -21,30 +21,34 @@ struct Summary {
     median: Duration,
     /// Median CPU time (user + system).
     cpu: Duration,
-    /// Largest peak RSS of the runs, bytes.
+    /// Median of the runs' peak RSS, bytes.
     rss: u64,
+    /// Largest peak RSS of the runs, bytes.
+    rss_max: u64,
 }
 
 impl Summary {
     /// Sums up `samples` (at least one).
     fn of(samples: &[Sample]) -> Self {
-        let median = |mut d: Vec<Duration>| {
-            d.sort();
-            d[(d.len() - 1) / 2]
-        };
+        fn median<T: Ord + Copy>(mut values: Vec<T>) -> T {
+            values.sort();
+            values[(values.len() - 1) / 2]
+        }
         Self {
             runs: samples.len(),
             best: samples.iter().map(|s| s.wall).min().unwrap_or_default(),
             median: median(samples.iter().map(|s| s.wall).collect()),
             cpu: median(samples.iter().map(|s| s.cpu).collect()),
-            rss: samples.iter().map(|s| s.peak_rss).max().unwrap_or(0),
+            rss: median(samples.iter().map(|s| s.peak_rss).collect()),
+            rss_max: samples.iter().map(|s| s.peak_rss).max().unwrap_or(0),
         }
     }
 }
 
 /// A Markdown table: per allocator, the runs, best and median wall time, median CPU
-/// time, peak RSS, and the ratios of best time, median time and peak RSS to those of
-/// `system` (or, if `system` was not run, of the first allocator).
+/// time, the median and the largest of the runs' peak RSS, and the ratios of best time,
+/// median time and median peak RSS to those of `system` (or, if `system` was not run,
+/// of the first allocator).
 pub fn table(allocators: &[String], samples: &[Vec<Sample>]) -> String {
     let summaries: Vec<Summary> = samples.iter().map(|s| Summary::of(s)).collect();
     let base_index = allocators.iter().position(|a| a == "system").unwrap_or(0);
@@ -60,22 +64,23 @@ pub fn table(allocators: &[String], samples: &[Vec<Sample>]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "\n| allocator | runs | best (s) | median (s) | CPU, median (s) | peak RSS (MiB) \
-         | best / {base_name} | median / {base_name} | RSS / {base_name} |"
+        "\n| allocator | runs | best (s) | median (s) | CPU, median (s) | peak RSS, median (MiB) \
+         | peak RSS, max (MiB) | best / {base_name} | median / {base_name} | RSS / {base_name} |"
     );
     let _ = writeln!(
         out,
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     );
     for (name, s) in allocators.iter().zip(&summaries) {
         let _ = writeln!(
             out,
-            "| {name} | {} | {:.3} | {:.3} | {:.3} | {:.1} | {} | {} | {} |",
+            "| {name} | {} | {:.3} | {:.3} | {:.3} | {:.1} | {:.1} | {} | {} | {} |",
             s.runs,
             s.best.as_secs_f64(),
             s.median.as_secs_f64(),
             s.cpu.as_secs_f64(),
             mib(s.rss),
+            mib(s.rss_max),
             ratio(s.best.as_secs_f64(), base.best.as_secs_f64()),
             ratio(s.median.as_secs_f64(), base.median.as_secs_f64()),
             ratio(s.rss as f64, base.rss as f64),
