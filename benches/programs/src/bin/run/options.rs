@@ -86,3 +86,39 @@ fn count(text: &str) -> Result<usize, String> {
         _ => Err(format!("not a positive number of runs: {text:?}")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Options, String> {
+        Options::parse(args.iter().map(|a| (*a).to_owned()))
+    }
+
+    #[test]
+    fn defaults_are_all_five_three_runs_full_size() {
+        let o = parse(&[]).unwrap();
+        assert_eq!(o.allocators, ALLOCATORS);
+        assert_eq!(o.runs, [3; 5]);
+        assert!(!o.quick);
+    }
+
+    #[test]
+    fn runs_per_allocator_override_the_default() {
+        let o = parse(&["--quick", "--runs", "linked-mmap=1", "--runs", "5"]).unwrap();
+        assert!(o.quick);
+        assert_eq!(o.runs, [5, 5, 5, 1, 5]);
+        let o = parse(&["--alloc", "linked-pool,system", "--runs", "2"]).unwrap();
+        assert_eq!(o.allocators, ["linked-pool", "system"]);
+        assert_eq!(o.runs, [2, 2]);
+    }
+
+    #[test]
+    fn bad_input_is_refused() {
+        assert!(parse(&["--alloc", "jemalloc"]).is_err());
+        assert!(parse(&["--runs", "0"]).is_err());
+        assert!(parse(&["--runs", "tcmalloc=2"]).is_err());
+        assert!(parse(&["--runs"]).is_err());
+        assert!(parse(&["--fast"]).is_err());
+    }
+}

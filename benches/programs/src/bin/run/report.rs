@@ -109,3 +109,46 @@ pub fn check_checksums(allocators: &[String], samples: &[Vec<Sample>]) -> Result
     println!("\nchecksums agree: {}", first.checksum);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(secs: u64, mib: u64, checksum: &str) -> Sample {
+        Sample {
+            wall: Duration::from_secs(secs),
+            cpu: Duration::from_secs(secs),
+            peak_rss: mib << 20,
+            checksum: checksum.to_owned(),
+        }
+    }
+
+    #[test]
+    fn ratios_are_to_system_best_median_and_median_rss() {
+        let names = ["mimalloc".to_owned(), "system".to_owned()];
+        let samples = [
+            vec![sample(3, 30, "a"), sample(1, 10, "a"), sample(2, 20, "a")],
+            vec![sample(4, 40, "a"), sample(2, 20, "a")],
+        ];
+        let table = table(&names, &samples);
+        assert!(table.contains("| best / system |"), "{table}");
+        assert!(
+            table.contains(
+                "| mimalloc | 3 | 1.000 | 2.000 | 2.000 | 20.0 | 30.0 | 0.50x | 1.00x | 1.00x |"
+            ),
+            "{table}"
+        );
+        assert!(check_checksums(&names, &samples).is_ok());
+    }
+
+    #[test]
+    fn a_different_checksum_is_an_error() {
+        let names = ["system".to_owned(), "linked-mmap".to_owned()];
+        let samples = [
+            vec![sample(1, 1, "a")],
+            vec![sample(1, 1, "a"), sample(1, 1, "b")],
+        ];
+        let err = check_checksums(&names, &samples).unwrap_err();
+        assert!(err.contains("linked-mmap printed b"), "{err}");
+    }
+}
