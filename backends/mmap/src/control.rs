@@ -23,6 +23,8 @@ use core::sync::atomic::{
     Ordering::{AcqRel, Acquire, Relaxed, Release},
 };
 
+use std::time::Instant;
+
 use spin::mutex::SpinMutex;
 
 use crate::heap::{ABANDONED, FALLBACK, Heap};
@@ -37,6 +39,8 @@ static NEXT_ID: AtomicUsize = AtomicUsize::new(1);
 struct SegmentList {
     head: *mut Segment,
     len: usize,
+    /// When the first purge of a segment on the list is due.
+    purge_at: Option<Instant>,
 }
 
 // SAFETY: the list is only reached under its lock; the segments it links are mappings
@@ -48,6 +52,7 @@ impl SegmentList {
         Self {
             head: ptr::null_mut(),
             len: 0,
+            purge_at: None,
         }
     }
 
@@ -199,20 +204,24 @@ impl Control {
         Some(unsafe { Segment::init(start, mapping, self, 0) })
     }
 
-    /// Takes a segment whose pages are all free: into the cache, or back to the OS.
+    /// Takes a segment whose pages are all free: into the cache (then returns when its
+    /// memory is due to be purged), or back to the OS.
     ///
     /// # Safety
     /// `seg` is a normal segment of ours with no live block, on no heap's list, used by
     /// no one afterwards.
-    pub(crate) unsafe fn give_segment(&self, seg: NonNull<Segment>) {
+    pub(crate) unsafe fn give_segment(&self, seg: NonNull<Segment>) -> Option<Instant> {
         // SAFETY: the caller's precondition.
         let s = unsafe { seg.as_ref() };
         s.retire();
         let mut cache = self.cache.lock();
         if cache.len < self.cache_limit {
+            // Its memory goes back to the OS unless a heap takes it again soon.
+            let at = Segment::dirty_all(s);
+            cache.purge_at = Some(cache.purge_at.map_or(at, |t| t.min(at)));
             cache.push(seg);
             self.cached.fetch_add(SEGMENT_SIZE, Relaxed);
-            return;
+            return Some(at);
         }
         drop(cache);
         let mapping = s.mapping;
@@ -225,6 +234,30 @@ impl Control {
             self.cache.lock().push(seg);
             self.cached.fetch_add(SEGMENT_SIZE, Relaxed);
         }
+        None
+    }
+
+    /// Purges the cached segments whose purge is due at `now` (skipped if another thread
+    /// holds the cache).
+    pub(crate) fn purge_cache(&self, now: Instant) {
+        let Some(mut cache) = self.cache.try_lock() else {
+            return;
+        };
+        if cache.purge_at.is_none_or(|t| now < t) {
+            return;
+        }
+        let mut next: Option<Instant> = None;
+        let mut seg = cache.head;
+        while let Some(s) = NonNull::new(seg) {
+            // SAFETY: cached segments are ours, used by no one; we hold the cache's lock.
+            unsafe {
+                if let Some(t) = Segment::purge(s, now) {
+                    next = Some(next.map_or(t, |n| n.min(t)));
+                }
+                seg = s.as_ref().next.get();
+            }
+        }
+        cache.purge_at = next;
     }
 
     /// A huge block of at least `size` bytes in a mapping of its own.

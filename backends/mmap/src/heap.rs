@@ -25,10 +25,13 @@ use core::sync::atomic::{
     Ordering::{AcqRel, Acquire, Relaxed, Release},
 };
 
+use std::time::Instant;
+
 use crate::control::Control;
 use crate::os::Mapping;
 use crate::segment::{
-    ALL_FREE, FULL, Found, MAX_SPAN_PAGES, PAGE_SHIFT, PAGE_SIZE, Page, PageKind, Segment, class,
+    ALL_FREE, FULL, Found, MAX_SPAN_PAGES, PAGE_SHIFT, PAGE_SIZE, PURGE_DELAY, Page, PageKind,
+    Segment, class,
 };
 
 /// A free block: its first word links the next one.
@@ -62,6 +65,8 @@ pub(crate) struct Heap {
     segments: Cell<*mut Segment>,
     /// Blocks of this heap's pages given back by other threads (see the module docs).
     delayed: AtomicPtr<Block>,
+    /// When the first of our segments' dirty pages is due to be purged.
+    next_purge: Cell<Option<Instant>>,
     /// This heap's share of the counts (`stats` sums the heaps'): written by the holder
     /// only, with a load and a store.
     roots: AtomicIsize,
@@ -85,6 +90,7 @@ impl Heap {
             full: Cell::new(ptr::null_mut()),
             segments: Cell::new(ptr::null_mut()),
             delayed: AtomicPtr::new(ptr::null_mut()),
+            next_purge: Cell::new(None),
             roots: AtomicIsize::new(0),
             children: AtomicIsize::new(0),
             bytes: AtomicIsize::new(0),
@@ -149,7 +155,10 @@ impl Heap {
     #[inline(never)]
     unsafe fn alloc_small_slow(&self, c: usize) -> Option<Found> {
         // SAFETY: the caller holds this heap.
-        unsafe { self.drain_delayed() };
+        unsafe {
+            self.drain_delayed();
+            self.maybe_purge(None);
+        }
         let room = class::size(c);
         let mut page = self.queues[c].get();
         while !page.is_null() {
@@ -200,7 +209,10 @@ impl Heap {
             return unsafe { (*self.control).alloc_huge(size) };
         }
         // SAFETY: the caller holds this heap.
-        unsafe { self.drain_delayed() };
+        unsafe {
+            self.drain_delayed();
+            self.maybe_purge(None);
+        }
         // SAFETY: the caller holds this heap.
         let (seg, i) = unsafe { self.take_pages(pages)? };
         Segment::init_span(seg, i, pages);
@@ -279,7 +291,7 @@ impl Heap {
         let page = &s.pages[i];
         if page.kind() != PageKind::Small {
             let n = page.span_pages();
-            Segment::release_pages(s, i, n);
+            self.note_purge(Segment::release_pages(s, i, n));
             // SAFETY: we hold the heap and own the segment.
             unsafe { self.maybe_release_segment(seg, false) };
             return;
@@ -298,7 +310,7 @@ impl Heap {
             self.push_front(page.class.get() as usize, ptr);
         } else if used == 0 && self.queues[page.class.get() as usize].get() != ptr {
             self.unlink(page);
-            Segment::release_pages(s, i, 1);
+            self.note_purge(Segment::release_pages(s, i, 1));
             // SAFETY: we hold the heap and own the segment.
             unsafe { self.maybe_release_segment(seg, false) };
         }
@@ -371,6 +383,9 @@ impl Heap {
             unsafe { head.as_ref().prev.set(s.as_ptr()) };
         }
         self.segments.set(s.as_ptr());
+        if let Some(at) = r.purge_at.get() {
+            self.note_purge(at);
+        }
         let i = Segment::take_pages(r, n)?;
         Some((s, i))
     }
@@ -403,7 +418,9 @@ impl Heap {
         }
         s.heap.store(ptr::null_mut(), Relaxed);
         // SAFETY: the segment has no live block and is off our list.
-        unsafe { (*self.control).give_segment(seg) };
+        if let Some(at) = unsafe { (*self.control).give_segment(seg) } {
+            self.note_purge(at);
+        }
     }
 
     /// Gives back what the heap holds without using it: collects the blocks other
@@ -429,7 +446,7 @@ impl Heap {
                         - core::mem::offset_of!(Segment, pages))
                         / size_of::<Page>();
                     // SAFETY: our live segment.
-                    Segment::release_pages(unsafe { seg.as_ref() }, i, 1);
+                    self.note_purge(Segment::release_pages(unsafe { seg.as_ref() }, i, 1));
                 }
             }
         }
@@ -440,6 +457,46 @@ impl Heap {
             // SAFETY: we hold the heap and own the segment.
             unsafe { self.maybe_release_segment(s, true) };
         }
+        // Every free page's memory back to the OS now.
+        // SAFETY: the caller holds this heap.
+        unsafe { self.maybe_purge(Some(Instant::now() + PURGE_DELAY)) };
+    }
+
+    /// Remembers when a purge is due.
+    #[inline]
+    fn note_purge(&self, at: Instant) {
+        if self.next_purge.get().is_none_or(|t| at < t) {
+            self.next_purge.set(Some(at));
+        }
+    }
+
+    /// Purges the dirty pages of our segments whose purge is due at `now` (the clock's
+    /// now if `None`), and the cache's.
+    ///
+    /// # Safety
+    /// The calling thread holds this heap.
+    unsafe fn maybe_purge(&self, now: Option<Instant>) {
+        let Some(due) = self.next_purge.get() else {
+            return;
+        };
+        let now = now.unwrap_or_else(Instant::now);
+        if now < due {
+            return;
+        }
+        let mut next: Option<Instant> = None;
+        let mut seg = self.segments.get();
+        while let Some(s) = NonNull::new(seg) {
+            // SAFETY: our segments are live, and we own them.
+            unsafe {
+                if let Some(t) = Segment::purge(s, now) {
+                    next = Some(next.map_or(t, |n| n.min(t)));
+                }
+                seg = s.as_ref().next.get();
+            }
+        }
+        self.next_purge.set(next);
+        // SAFETY: the control outlives its heaps.
+        unsafe { (*self.control).purge_cache(now) };
     }
 
     /// The segments the heap owns, for the allocator's drop.

@@ -14,7 +14,7 @@
 
 use core::ptr::{self, NonNull};
 
-use rustix::mm::{MapFlags, ProtFlags, mmap_anonymous, munmap};
+use rustix::mm::{Advice, MapFlags, ProtFlags, madvise, mmap_anonymous, munmap};
 
 /// The least alignment of every address that [`map`] returns: no Unix target this crate
 /// supports has pages smaller than 4096 bytes.
@@ -138,6 +138,26 @@ pub(crate) unsafe fn unmap(mapping: Mapping) -> Result<(), ()> {
         fault::released(mapping.len);
     }
     result.map_err(|_| ())
+}
+
+/// Gives the memory of `[start, start + len)` back to the OS while keeping it mapped
+/// (`madvise(MADV_DONTNEED)`): the pages read as zeros afterwards and take no memory
+/// until written again. A refusal is ignored (the pages simply stay resident). Under
+/// Miri, which has no `madvise`, nothing happens.
+///
+/// # Safety
+/// `[start, start + len)` lies in a live mapping of ours, page-aligned, and holds
+/// nothing that anyone still needs.
+pub(crate) unsafe fn purge(start: NonNull<u8>, len: usize) {
+    if cfg!(miri) {
+        return;
+    }
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    let advice = Advice::LinuxDontNeed;
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    let advice = Advice::DontNeed;
+    // SAFETY: the caller's precondition: the pages are ours and unused.
+    let _ = unsafe { madvise(start.as_ptr().cast(), len, advice) };
 }
 
 /// Refused OS requests, for the crate's own tests only: [`map`] asks

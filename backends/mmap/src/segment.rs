@@ -24,6 +24,8 @@
 use core::cell::Cell;
 use core::ptr::{self, NonNull};
 use core::sync::atomic::{AtomicPtr, AtomicU8, AtomicU32, AtomicUsize, Ordering::Relaxed};
+use core::time::Duration;
+use std::time::Instant;
 
 use crate::control::Control;
 use crate::heap::{Block, Heap};
@@ -46,6 +48,10 @@ pub(crate) const ALL_FREE: u64 = if PAGES == 64 {
 } else {
     ((1 << PAGES) - 1) & !1
 };
+/// How long a free page keeps its memory before it goes back to the OS
+/// (`MADV_DONTNEED`): pages used again within this time are reused without page
+/// faults; pages left free longer stop counting in the process's resident memory.
+pub(crate) const PURGE_DELAY: Duration = Duration::from_millis(10);
 /// The most pages a span (one large block inside a segment) takes: half a segment.
 pub(crate) const MAX_SPAN_PAGES: usize = PAGES / 2;
 
@@ -128,6 +134,11 @@ pub(crate) struct Segment {
     pub(crate) huge_room: usize,
     /// Owner: bit `i` set when page `i` is free.
     pub(crate) free_pages: Cell<u64>,
+    /// Owner: bit `i` set when page `i` is free but its memory not yet given back to
+    /// the OS (see [`purge`](Self::purge)).
+    dirty: Cell<u64>,
+    /// Owner: when the dirty pages are due to be purged (none while none are dirty).
+    pub(crate) purge_at: Cell<Option<Instant>>,
     /// Owner (or the cache's lock): links of the heap's list or of the cache.
     pub(crate) next: Cell<*mut Segment>,
     pub(crate) prev: Cell<*mut Segment>,
@@ -238,6 +249,8 @@ impl Segment {
             mapping,
             huge_room,
             free_pages: Cell::new(ALL_FREE),
+            dirty: Cell::new(0),
+            purge_at: Cell::new(None),
             next: Cell::new(ptr::null_mut()),
             prev: Cell::new(ptr::null_mut()),
             pages: [const { Page::new() }; PAGES],
@@ -321,14 +334,61 @@ impl Segment {
         }
     }
 
-    /// Marks pages `i..i + n` free (kind and bitmap).
-    pub(crate) fn release_pages(seg: &Segment, i: usize, n: usize) {
+    /// Marks pages `i..i + n` free (kind and bitmap), and dirty: their memory goes back
+    /// to the OS after [`PURGE_DELAY`] unless they are used again before. Returns when
+    /// that is due.
+    pub(crate) fn release_pages(seg: &Segment, i: usize, n: usize) -> Instant {
         for page in &seg.pages[i..i + n] {
             page.kind.store(PageKind::Free as u8, Relaxed);
         }
         let bits = if n == 64 { !0 } else { ((1u64 << n) - 1) << i };
         debug_assert_eq!(seg.free_pages.get() & bits, 0);
         seg.free_pages.set(seg.free_pages.get() | bits);
+        seg.dirty.set(seg.dirty.get() | bits);
+        match seg.purge_at.get() {
+            Some(at) => at,
+            None => {
+                let at = Instant::now() + PURGE_DELAY;
+                seg.purge_at.set(Some(at));
+                at
+            }
+        }
+    }
+
+    /// Marks every page of a free segment dirty (on its way to the cache), purge due
+    /// after [`PURGE_DELAY`].
+    pub(crate) fn dirty_all(seg: &Segment) -> Instant {
+        seg.dirty.set(ALL_FREE);
+        let at = Instant::now() + PURGE_DELAY;
+        seg.purge_at.set(Some(at));
+        at
+    }
+
+    /// Gives the memory of the segment's dirty pages back to the OS (they stay mapped
+    /// and free), if their purge is due at `now`. Returns when the next one is due.
+    ///
+    /// # Safety
+    /// The caller owns the segment (holds its heap, or the cache's lock), and `seg` has
+    /// the provenance of its mapping.
+    pub(crate) unsafe fn purge(seg: NonNull<Segment>, now: Instant) -> Option<Instant> {
+        // SAFETY: the caller's precondition.
+        let s = unsafe { seg.as_ref() };
+        let at = s.purge_at.get()?;
+        if at > now {
+            return Some(at);
+        }
+        let mut dirty = s.dirty.get() & s.free_pages.get();
+        while dirty != 0 {
+            let i = dirty.trailing_zeros() as usize;
+            let n = (!(dirty >> i)).trailing_zeros() as usize;
+            // SAFETY: pages `i..i + n` are free pages of the segment: nothing in them is
+            // needed, and they lie in its mapping.
+            unsafe { crate::os::purge(Self::page_start(seg, i), n << PAGE_SHIFT) };
+            dirty &= if i + n >= 64 { 0 } else { !0 << (i + n) };
+        }
+        s.dirty.set(0);
+        s.purge_at.set(None);
+        None
     }
 
     /// Takes `n` contiguous free pages of the segment (owner only): the first page's
@@ -346,6 +406,8 @@ impl Segment {
         let i = starts.trailing_zeros() as usize;
         let bits = if n == 64 { !0 } else { ((1u64 << n) - 1) << i };
         seg.free_pages.set(free & !bits);
+        // Used again before its purge: nothing to give back for these pages.
+        seg.dirty.set(seg.dirty.get() & !bits);
         Some(i)
     }
 

@@ -52,6 +52,15 @@ const QUICK: Size = Size {
     keys: FULL.keys / 10,
 };
 
+/// The process's peak resident memory so far (`VmHWM` of `/proc/self/status`, Linux),
+/// or `?` where that file is not there.
+fn peak_rss() -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(|l| l[6..].trim().to_owned()))
+        .unwrap_or_else(|| "?".to_owned())
+}
+
 fn main() {
     let mut size = FULL;
     let mut phases = false;
@@ -70,7 +79,11 @@ fn main() {
         let start = Instant::now();
         let sum = work();
         if phases {
-            eprintln!("{name:>9}: {:8.1} ms", start.elapsed().as_secs_f64() * 1e3);
+            eprintln!(
+                "{name:>9}: {:8.1} ms, peak RSS so far {}",
+                start.elapsed().as_secs_f64() * 1e3,
+                peak_rss()
+            );
         }
         checksum = checksum.rotate_left(13) ^ sum;
     };
