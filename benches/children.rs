@@ -1,6 +1,6 @@
 //! Workload 2, "allocate many children, free once": one root, `N` children, then one
-//! `free_root`, for several `N`, with the one generic body of `workloads/bodies.rs` run
-//! on every contender of `workloads::for_each_contender` (our backends by changing only
+//! `free_root`, for several `N`, with the one generic body of `linked_alloc_testkit::workloads::bodies` run
+//! on every contender of `linked_alloc_testkit::workloads::for_each_contender` (our backends by changing only
 //! the type, and the peers: `malloc` per object, as `Box` does, bumpalo, talloc).
 //!
 //! Criterion reports the time of one whole round (root, `N` children, free) and, from
@@ -15,8 +15,7 @@ use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
-mod workloads;
-
+use linked_alloc_testkit::workloads;
 use workloads::{Kind, Sizes, Workload, for_each_contender};
 
 /// How many children per root, of 64 bytes: 64 KB (one 64 KiB run of `MmapPages`),

@@ -2,7 +2,7 @@
 //! against the `no_std` peers talc (`TalcLock` over a claimed arena) and embedded-alloc
 //! (`TlsfHeap`, rlsf's TLSF; `LlffHeap`, linked-list first fit), each over an arena of
 //! the same `ARENA` bytes, with `malloc` and our other backends as references. The
-//! script and the contenders are in `workloads/global.rs` (shared with
+//! script and the contenders are in `linked_alloc_testkit::workloads::global` (shared with
 //! `examples/compare.rs`).
 //!
 //! Before timing, the fragmentation figure is printed for each allocator bound to an
@@ -16,8 +16,7 @@ use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
-mod workloads;
-
+use linked_alloc_testkit::workloads;
 use workloads::global::{ARENA, WINDOW};
 use workloads::{Contender, Script, Visitor, for_each_global};
 

@@ -1,8 +1,8 @@
 //! Criterion benches of the MAPI workloads other than the big tree (`children.rs`) and
 //! the `GlobalAlloc` script (`global_alloc.rs`): 1, root alloc + free; 3, a forest of
 //! roots freed in random order; 4, a MAPI row set; 6, `Vec` growth in a root. Each is
-//! one generic body (`workloads/bodies.rs`) run on every contender of
-//! `workloads::for_each_contender` (our backends and the peers) in one binary and run.
+//! one generic body (`linked_alloc_testkit::workloads::bodies`) run on every contender of
+//! `linked_alloc_testkit::workloads::for_each_contender` (our backends and the peers) in one binary and run.
 //!
 //! `cargo bench --bench mapi [--features talloc]`; HTML reports in
 //! `$CARGO_TARGET_DIR/criterion/report/index.html`.
@@ -11,8 +11,7 @@ use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
-mod workloads;
-
+use linked_alloc_testkit::workloads;
 use workloads::{Kind, Workload, for_each_contender};
 
 /// Every workload but the tree, on every contender.
