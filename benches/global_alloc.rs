@@ -12,7 +12,6 @@
 //! `cargo bench --bench global_alloc`
 
 use std::alloc::GlobalAlloc;
-use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
@@ -57,10 +56,7 @@ fn global_alloc(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default()
-        .sample_size(20)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3));
+    config = workloads::bench::criterion().sample_size(20);
     targets = global_alloc
 }
 criterion_main!(benches);
