@@ -1,6 +1,6 @@
 //! Workload 2, "allocate many children, free once": one root, `N` children, then one
-//! `free_root`, for several `N`, with the one generic body of `workloads/bodies.rs` run
-//! on every contender of `workloads::for_each_contender` (our backends by changing only
+//! `free_root`, for several `N`, with the one generic body of `linked_alloc_testkit::workloads::bodies` run
+//! on every contender of `linked_alloc_testkit::workloads::for_each_contender` (our backends by changing only
 //! the type, and the peers: `malloc` per object, as `Box` does, bumpalo, talloc).
 //!
 //! Criterion reports the time of one whole round (root, `N` children, free) and, from
@@ -11,13 +11,9 @@
 //! `cargo bench --bench children [--features talloc] [-- --warm-up-time 1
 //! --measurement-time 3]`
 
-use std::time::Duration;
+use criterion::{Criterion, criterion_group, criterion_main};
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-
-mod workloads;
-
-use workloads::{Kind, Sizes, Workload, for_each_contender};
+use linked_alloc_testkit::workloads::{Kind, Sizes, Workload, bench};
 
 /// How many children per root, of 64 bytes: 64 KB (one 64 KiB run of `MmapPages`),
 /// 640 KB (ten runs), 6.4 MB (about 100 runs: more than its run cache keeps, so part of
@@ -28,27 +24,17 @@ const COUNTS: [usize; 4] = [1_000, 10_000, 100_000, 1_000_000];
 /// The workload at each of [`COUNTS`] (and mixed sizes at the largest), on every
 /// contender.
 fn children(c: &mut Criterion) {
-    workloads::glibc::settle_c_heap();
     let mut all: Vec<Workload> = COUNTS
         .iter()
         .map(|&n| Workload::new(Kind::Tree(n), Sizes::fixed_64()))
         .collect();
     all.push(Workload::new(Kind::Tree(COUNTS[3]), Sizes::mixed()));
-    for workload in &all {
-        let mut group = c.benchmark_group(workload.name());
-        group.throughput(Throughput::Elements(workload.ops()));
-        if workload.ops() > 100_000 {
-            group.sample_size(10);
-        }
-        for_each_contender(&mut workloads::bench::Group::new(group, workload));
-    }
+    bench::every_contender(c, &all);
 }
 
 criterion_group! {
     name = benches;
-    config = Criterion::default()
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3));
+    config = bench::criterion();
     targets = children
 }
 criterion_main!(benches);

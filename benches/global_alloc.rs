@@ -2,7 +2,7 @@
 //! against the `no_std` peers talc (`TalcLock` over a claimed arena) and embedded-alloc
 //! (`TlsfHeap`, rlsf's TLSF; `LlffHeap`, linked-list first fit), each over an arena of
 //! the same `ARENA` bytes, with `malloc` and our other backends as references. The
-//! script and the contenders are in `workloads/global.rs` (shared with
+//! script and the contenders are in `linked_alloc_testkit::workloads::global` (shared with
 //! `examples/compare.rs`).
 //!
 //! Before timing, the fragmentation figure is printed for each allocator bound to an
@@ -12,12 +12,10 @@
 //! `cargo bench --bench global_alloc`
 
 use std::alloc::GlobalAlloc;
-use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
-mod workloads;
-
+use linked_alloc_testkit::workloads;
 use workloads::global::{ARENA, WINDOW};
 use workloads::{Contender, Script, Visitor, for_each_global};
 
@@ -58,10 +56,7 @@ fn global_alloc(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default()
-        .sample_size(20)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3));
+    config = workloads::bench::criterion().sample_size(20);
     targets = global_alloc
 }
 criterion_main!(benches);

@@ -1,7 +1,7 @@
 //! The quick comparison: every benchmark workload on every contender (our backends and
 //! the peers), timed with `Instant` (median of a few runs), printed as Markdown tables:
 //! the measured bytes per 64 B child, then ns per operation and the ratio to `malloc`.
-//! The workloads are the criterion benches' own bodies (`benches/workloads`).
+//! The workloads are the criterion benches' own bodies (`linked_alloc_testkit::workloads`, in `testkit/`).
 //!
 //! `cargo run --release --example compare [--features talloc] [-- WORKLOADS [CONTENDERS
 //! [REPS]]]`: keeps the workloads (`memory` is one) and the contenders whose names
@@ -20,9 +20,7 @@ use std::collections::HashMap;
 use std::process::Command;
 use std::time::Instant;
 
-#[path = "../benches/workloads/mod.rs"]
-mod workloads;
-
+use linked_alloc_testkit::workloads;
 use workloads::bodies::{TREE_CHILDREN, bytes_per_child};
 use workloads::global::{ARENA, WINDOW};
 use workloads::{

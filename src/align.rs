@@ -69,23 +69,6 @@ pub const fn block_align(layout: Layout) -> usize {
     }
 }
 
-/// `layout` with its alignment raised to [`block_align`]. A larger alignment can push
-/// the padded size past `isize::MAX`: that is [`AllocError`].
-///
-/// ```
-/// # use core::alloc::Layout;
-/// # use linked_alloc::{align::block_layout, MIN_ALIGN};
-/// let l = block_layout(Layout::from_size_align(5, 1).unwrap()).unwrap();
-/// assert_eq!((l.size(), l.align()), (5, MIN_ALIGN));
-/// ```
-#[inline]
-pub const fn block_layout(layout: Layout) -> Result<Layout, AllocError> {
-    match Layout::from_size_align(layout.size(), block_align(layout)) {
-        Ok(l) => Ok(l),
-        Err(_) => Err(AllocError),
-    }
-}
-
 /// The layout of a block that carries a header of type `H` in front of its payload.
 ///
 /// `offset` is where the payload starts, counted from the start of `layout`; the header

@@ -55,6 +55,16 @@ use crate::AllocError;
 /// - No block of a root is used after the root is freed, and no thread allocates a
 ///   child under a root while another frees that root (as in MAPI).
 ///
+/// ## Bad input
+/// Nothing an allocator can detect is undefined behaviour:
+/// - size overflow and exhausted memory give [`AllocError`] and leave the allocator
+///   fully usable;
+/// - where a backend can tell that a pointer is not one of its live roots (a pool knows
+///   its range; a header can carry a tag), `free_root` on it does not corrupt its state:
+///   a debug build panics with a message that says so, a release build ignores the
+///   call, and the MAPI-status layer ([`mapi`](crate::mapi)) returns
+///   `MAPI_E_INVALID_PARAMETER` (it asks [`block_status`](Self::block_status) first).
+///
 /// # Safety
 /// Implementors must keep every promise in [The contract](#the-contract): callers
 /// (the front end, `GlobalAlloc`, the collections) rely on them for memory safety.

@@ -10,9 +10,10 @@
 //!   [alignment rules](align) for every backend;
 //! - [`Linked<B>`]: the one front end over any backend: MAPI-style calls, the
 //!   Layout-based calls and [`GlobalAlloc`](core::alloc::GlobalAlloc);
-//! - [`kit`]: what backends share (header, chain, layout maths, counters), public for
-//!   backends written elsewhere; `conformance` (feature `conformance`): the suite that
-//!   every backend must pass.
+//! - [`kit`]: the parts of a backend that puts a header in front of every block
+//!   (header, chain, counters), as `linked-alloc-system` does, public for backends
+//!   written elsewhere; `conformance` (feature `conformance`): the suite that every
+//!   backend must pass.
 //!
 //! The backends are crates of their own: `linked-alloc-system` (`SystemHeap`, the
 //! platform heap), `linked-alloc-mmap` (`MmapPages`, arenas of anonymous pages) and

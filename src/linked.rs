@@ -154,12 +154,13 @@ impl<B: LinkedAllocator> Linked<B> {
         unsafe { self.backend.allocate_child(parent, layout) }
     }
 
-    /// Frees `root` and every buffer linked to it (MAPI: `MAPIFreeBuffer`).
+    /// [`free_root`](Self::free_root) under its MAPI-style name (MAPI:
+    /// `MAPIFreeBuffer`), so that the byte-size calls read as a set with
+    /// [`allocate_buffer`](Self::allocate_buffer) and
+    /// [`allocate_more`](Self::allocate_more): the same call, nothing else.
     ///
     /// # Safety
-    /// `root` is a live root of this allocator (not a child), none of its buffers is
-    /// used afterwards, and no thread allocates under it meanwhile; see
-    /// [the contract](LinkedAllocator#the-contract).
+    /// As [`free_root`](Self::free_root).
     ///
     /// ```
     /// # use linked_alloc::Linked;
@@ -170,11 +171,10 @@ impl<B: LinkedAllocator> Linked<B> {
     /// unsafe { heap.free_buffer(root) };
     /// # Ok::<(), linked_alloc::AllocError>(())
     /// ```
-    #[doc(alias = "MAPIFreeBuffer")]
     #[inline]
     pub unsafe fn free_buffer(&self, root: NonNull<u8>) {
-        // SAFETY: the caller promises `root` is a live root of this allocator.
-        unsafe { self.backend.free_root(root) }
+        // SAFETY: the caller's precondition is `free_root`'s.
+        unsafe { self.free_root(root) }
     }
 
     /// Allocates a root of `layout` (aligned to `max(layout.align(), MIN_ALIGN)`).
@@ -231,10 +231,13 @@ impl<B: LinkedAllocator> Linked<B> {
         unsafe { self.backend.allocate_child(parent, layout) }
     }
 
-    /// Frees `root` and every child linked to it.
+    /// Frees `root` and every block linked to it, in one call (MAPI: `MAPIFreeBuffer`;
+    /// [`free_buffer`](Self::free_buffer) is the same call under the MAPI-style name).
     ///
     /// # Safety
-    /// As [`free_buffer`](Self::free_buffer).
+    /// `root` is a live root of this allocator (not a child), none of its blocks is used
+    /// afterwards, and no thread allocates under it meanwhile; see
+    /// [the contract](LinkedAllocator#the-contract).
     ///
     /// ```
     /// # use core::alloc::Layout;
@@ -246,6 +249,7 @@ impl<B: LinkedAllocator> Linked<B> {
     /// unsafe { heap.free_root(root) };
     /// # Ok::<(), linked_alloc::AllocError>(())
     /// ```
+    #[doc(alias = "MAPIFreeBuffer")]
     #[inline]
     pub unsafe fn free_root(&self, root: NonNull<u8>) {
         // SAFETY: the caller promises `root` is a live root of this allocator.

@@ -35,8 +35,8 @@
 //!   nothing.
 //! - `MAPIFreeBuffer` on a buffer made by `MAPIAllocateMore` ([`BlockStatus::Child`]) or
 //!   on a pointer the backend knows is not live ([`BlockStatus::NotLive`]) frees
-//!   nothing and returns `MAPI_E_INVALID_PARAMETER` (as a `ULONG`), as DESIGN.md §6
-//!   asks: real MAPI returns `S_OK` there after corrupting its heap, so code that
+//!   nothing and returns `MAPI_E_INVALID_PARAMETER` (as a `ULONG`), as the contract's
+//!   [bad-input rules](LinkedAllocator#bad-input) ask: real MAPI returns `S_OK` there after corrupting its heap, so code that
 //!   checks the status keeps working, and a mistake becomes visible.
 //! - Where the backend cannot tell ([`BlockStatus::Unknown`]), the pointer is trusted,
 //!   as MAPI does: that is why the pointer-taking calls are `unsafe`, with the
@@ -260,8 +260,8 @@ impl<B: LinkedAllocator> Linked<B> {
     ///
     /// If the backend's [`block_status`](LinkedAllocator::block_status) says
     /// `lp_buffer` is a child (made by `MAPIAllocateMore`) or not live, nothing is freed
-    /// and the result is [`MAPI_E_INVALID_PARAMETER`] (as a `ULONG`): DESIGN.md §6,
-    /// where MAPI would return `S_OK` after corrupting its heap.
+    /// and the result is [`MAPI_E_INVALID_PARAMETER`] (as a `ULONG`), as the contract's
+    /// [bad-input rules](LinkedAllocator#bad-input) ask, where MAPI would return `S_OK` after corrupting its heap.
     ///
     /// # Safety
     /// `lp_buffer` is one of:

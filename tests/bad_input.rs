@@ -486,7 +486,8 @@ mod pool {
 }
 
 /// Sizes past what any machine holds are `AllocError` on every backend, for
-/// roots and children, and leave the allocator usable (DESIGN.md §6).
+/// roots and children, and leave the allocator usable (the "Bad input" rules of the
+/// `LinkedAllocator` docs).
 #[test]
 fn impossible_requests_are_errors_everywhere() {
     fn check<B: LinkedAllocator>(heap: &Linked<B>) {

@@ -1,19 +1,19 @@
 //! The MAPI-status layer (`linked_alloc::mapi`): the three calls with MAPI's signatures
-//! and status codes, checked on every backend of the workspace, plus two test-only
-//! wrappers: one that runs out of memory on demand (to check
-//! `MAPI_E_NOT_ENOUGH_MEMORY` deterministically) and one whose `block_status` cannot
-//! tell (to check that the layer then trusts the caller, as MAPI does).
+//! and status codes, checked on every backend of the workspace, through two test-only
+//! wrappers: the testkit's `FailingAt`, which runs out of memory on demand (to check
+//! `MAPI_E_NOT_ENOUGH_MEMORY` deterministically), and one here whose `block_status`
+//! cannot tell (to check that the layer then trusts the caller, as MAPI does).
 
 use core::alloc::Layout;
 use core::ffi::c_void;
 use core::ptr::{self, NonNull};
-use core::sync::atomic::{AtomicUsize, Ordering};
 
 use linked_alloc::conformance::pattern;
 use linked_alloc::mapi::{
     LPVOID, MAPI_E_INVALID_PARAMETER, MAPI_E_NOT_ENOUGH_MEMORY, S_OK, SCODE, ULONG,
 };
 use linked_alloc::{AllocError, BlockStatus, Linked, LinkedAllocator, MIN_ALIGN, Stats};
+use linked_alloc_testkit::failing::{FailingAt, Mode};
 
 /// Pick the native count, or the small one under Miri.
 const fn iterations(native: usize, miri: usize) -> usize {
@@ -467,61 +467,9 @@ mod pool {
     );
 }
 
-/// A backend that forwards to `B` but fails every allocation once `budget` of them
-/// have been served: a deterministic way to run out of memory.
-#[derive(Debug)]
-struct Exhaustible<B> {
-    inner: B,
-    budget: AtomicUsize,
-}
-
-impl<B> Exhaustible<B> {
-    fn take(&self) -> Result<(), AllocError> {
-        self.budget
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
-            .map(|_| ())
-            .map_err(|_| AllocError)
-    }
-}
-
-// SAFETY: every method forwards to `B` (which keeps the contract) or fails with
-// `AllocError` before doing anything, which the contract allows.
-unsafe impl<B: LinkedAllocator> LinkedAllocator for Exhaustible<B> {
-    fn allocate_root(&self, layout: Layout) -> Result<NonNull<u8>, AllocError> {
-        self.take()?;
-        self.inner.allocate_root(layout)
-    }
-
-    unsafe fn allocate_child(
-        &self,
-        parent: NonNull<u8>,
-        layout: Layout,
-    ) -> Result<NonNull<u8>, AllocError> {
-        self.take()?;
-        // SAFETY: the caller's precondition (`parent` live in `B`) is ours.
-        unsafe { self.inner.allocate_child(parent, layout) }
-    }
-
-    unsafe fn free_root(&self, root: NonNull<u8>) {
-        // SAFETY: the caller's precondition (`root` a live root of `B`) is ours.
-        unsafe { self.inner.free_root(root) }
-    }
-
-    fn stats(&self) -> Stats {
-        self.inner.stats()
-    }
-
-    unsafe fn block_status(&self, block: NonNull<u8>) -> BlockStatus {
-        // SAFETY: the caller's precondition on `block` is ours.
-        unsafe { self.inner.block_status(block) }
-    }
-}
-
 fn out_of_memory_is_not_enough_memory<B: LinkedAllocator>(backend: &B) {
-    let heap = Linked::new(Exhaustible {
-        inner: backend,
-        budget: AtomicUsize::new(0),
-    });
+    // Every allocation fails, until a budget is given.
+    let heap = Linked::new(FailingAt::new(backend, Mode::FromThenOn, 0));
     let before = heap.stats();
     let mut out = sentinel();
     assert_eq!(
@@ -534,7 +482,7 @@ fn out_of_memory_is_not_enough_memory<B: LinkedAllocator>(backend: &B) {
     );
     assert_eq!(heap.stats(), before);
 
-    heap.backend().budget.store(1, Ordering::Relaxed);
+    heap.backend().fail_after(1);
     let mut root = sentinel();
     assert_buffer(heap.mapi_allocate_buffer(8, &mut root), root);
     let live = heap.stats();
@@ -549,7 +497,7 @@ fn out_of_memory_is_not_enough_memory<B: LinkedAllocator>(backend: &B) {
     assert_eq!(heap.stats(), live);
 
     // Memory is back: the same root takes a child again, and frees it.
-    heap.backend().budget.store(usize::MAX, Ordering::Relaxed);
+    heap.backend().disarm();
     // SAFETY: `root` is still live.
     assert_buffer(unsafe { heap.mapi_allocate_more(8, root, &mut more) }, more);
     // SAFETY: `root` is a live root, not used afterwards.

@@ -1,6 +1,6 @@
 //! Out-of-memory injection, on every backend.
 //!
-//! [`FailingAt<B>`] wraps a backend and refuses its k-th allocation request
+//! [`FailingAt<B>`] (from `linked_alloc_testkit::failing`) wraps a backend and refuses its k-th allocation request
 //! (`allocate_root`, `allocate_child`, or a growing `resize_in_place`), once or from then
 //! on. For every k along a workload that uses every way in (the MAPI-style calls, the
 //! `Root` handle, allocator-api2 `Vec` / `Box` and hashbrown `HashMap` in a root,
@@ -21,228 +21,24 @@
 //! injects is the same `AllocError` at the trait's boundary, which is what the front end,
 //! the handle and the collections see. The backends' own unit tests refuse those OS
 //! requests from inside, in test builds only (`os_faults` in `linked-alloc-mmap` and
-//! `linked-alloc-system`).
+//! `linked-alloc-system`, over `linked_alloc_testkit::os_fault`).
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::ptr::NonNull;
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 use allocator_api2::boxed::Box;
 use allocator_api2::collections::TryReserveErrorKind;
 use allocator_api2::vec::Vec;
 use linked_alloc::conformance::pattern::{check, fill};
-use linked_alloc::{AllocError, BlockStatus, Linked, LinkedAllocator, Stats};
+use linked_alloc::{AllocError, Linked, LinkedAllocator};
 use linked_alloc_mmap::MmapPages;
 use linked_alloc_pool::StaticPool;
 use linked_alloc_system::SystemHeap;
+use linked_alloc_testkit::failing::{FailingAt, Mode, Refused};
 
 const fn n(native: usize, miri: usize) -> usize {
     if cfg!(miri) { miri } else { native }
-}
-
-// ---------------------------------------------------------------------------------
-// The wrapper.
-
-/// How [`FailingAt`] refuses requests.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Mode {
-    /// Only the k-th request fails.
-    Once,
-    /// The k-th request and every later one fail.
-    FromThenOn,
-    /// Just before the k-th request, the backend is filled with other roots until it
-    /// refuses even a zero-size block; the request then goes to the full backend, and
-    /// the filling roots are freed. Only for a bounded backend (the pool).
-    Exhaust,
-}
-
-/// What kind of request was refused first.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Refused {
-    /// `allocate_root` or `allocate_child`: the caller must see an error.
-    Block,
-    /// A growing `resize_in_place`: the caller falls back to a new block.
-    Resize,
-}
-
-/// A backend that refuses its k-th allocation request (see [`Mode`]).
-#[derive(Debug)]
-struct FailingAt<B> {
-    inner: B,
-    mode: Mode,
-    /// The request to refuse (0-based), `usize::MAX` for none.
-    fail_at: AtomicUsize,
-    /// Requests so far.
-    requests: AtomicUsize,
-    /// Requests refused so far.
-    refused: AtomicUsize,
-    /// 0: none refused yet, 1: the first refused was a block, 2: a resize.
-    first: AtomicUsize,
-}
-
-impl<B: LinkedAllocator> FailingAt<B> {
-    fn new(inner: B, mode: Mode, fail_at: usize) -> Self {
-        Self {
-            inner,
-            mode,
-            fail_at: AtomicUsize::new(fail_at),
-            requests: AtomicUsize::new(0),
-            refused: AtomicUsize::new(0),
-            first: AtomicUsize::new(0),
-        }
-    }
-
-    /// No more failures.
-    fn disarm(&self) {
-        self.fail_at.store(usize::MAX, Relaxed);
-    }
-
-    fn first_refused(&self) -> Option<Refused> {
-        match self.first.load(Relaxed) {
-            0 => None,
-            1 => Some(Refused::Block),
-            _ => Some(Refused::Resize),
-        }
-    }
-
-    /// Counts a request; says whether to refuse it (for `Exhaust`, whether to fill the
-    /// backend first).
-    fn refuse(&self, kind: Refused) -> bool {
-        let k = self.requests.fetch_add(1, Relaxed);
-        let at = self.fail_at.load(Relaxed);
-        let refuse = match self.mode {
-            Mode::Once | Mode::Exhaust => k == at,
-            Mode::FromThenOn => k >= at,
-        };
-        if refuse && self.mode != Mode::Exhaust {
-            self.note(kind);
-        }
-        refuse
-    }
-
-    fn note(&self, kind: Refused) {
-        self.refused.fetch_add(1, Relaxed);
-        let code = if kind == Refused::Block { 1 } else { 2 };
-        let _ = self.first.compare_exchange(0, code, Relaxed, Relaxed);
-    }
-
-    /// Runs `request` on a backend filled to the brim, then frees the filling; notes a
-    /// refusal if the request failed. `failed` tells a failure from the result.
-    fn on_full_backend<T>(
-        &self,
-        kind: Refused,
-        request: impl FnOnce() -> T,
-        failed: impl Fn(&T) -> bool,
-    ) -> T {
-        let mut filling = std::vec::Vec::new();
-        let mut size = 1usize << 20;
-        loop {
-            match self
-                .inner
-                .allocate_root(Layout::from_size_align(size, 1).expect("valid"))
-            {
-                Ok(p) => filling.push(p),
-                Err(_) if size == 0 => break,
-                Err(_) => size /= 2,
-            }
-            assert!(
-                filling.len() < 1 << 20,
-                "the backend does not run out: not a pool"
-            );
-        }
-        let result = request();
-        if failed(&result) {
-            self.note(kind);
-        }
-        for p in filling {
-            // SAFETY: `p` is a live root of `inner` made just above, with no children.
-            unsafe { self.inner.free_root(p) };
-        }
-        result
-    }
-}
-
-// SAFETY: every call forwards to `inner` (which keeps the contract) with the caller's
-// arguments unchanged, or refuses an allocation with `AllocError` (or a resize with
-// `false`) before touching anything, which the contract allows at any time.
-unsafe impl<B: LinkedAllocator> LinkedAllocator for FailingAt<B> {
-    fn allocate_root(&self, layout: Layout) -> Result<NonNull<u8>, AllocError> {
-        if self.refuse(Refused::Block) {
-            if self.mode == Mode::Exhaust {
-                return self.on_full_backend(
-                    Refused::Block,
-                    || self.inner.allocate_root(layout),
-                    Result::is_err,
-                );
-            }
-            return Err(AllocError);
-        }
-        self.inner.allocate_root(layout)
-    }
-
-    unsafe fn allocate_child(
-        &self,
-        parent: NonNull<u8>,
-        layout: Layout,
-    ) -> Result<NonNull<u8>, AllocError> {
-        if self.refuse(Refused::Block) {
-            if self.mode == Mode::Exhaust {
-                return self.on_full_backend(
-                    Refused::Block,
-                    // SAFETY: the caller's precondition (`parent` live), forwarded; the
-                    // filling roots are other roots, so `parent`'s root is untouched.
-                    || unsafe { self.inner.allocate_child(parent, layout) },
-                    Result::is_err,
-                );
-            }
-            return Err(AllocError);
-        }
-        // SAFETY: the caller's precondition, forwarded.
-        unsafe { self.inner.allocate_child(parent, layout) }
-    }
-
-    unsafe fn free_root(&self, root: NonNull<u8>) {
-        // SAFETY: the caller's precondition, forwarded.
-        unsafe { self.inner.free_root(root) }
-    }
-
-    fn stats(&self) -> Stats {
-        self.inner.stats()
-    }
-
-    unsafe fn resize_in_place(
-        &self,
-        root: NonNull<u8>,
-        block: NonNull<u8>,
-        layout: Layout,
-        new_size: usize,
-    ) -> bool {
-        if new_size > layout.size() && self.refuse(Refused::Resize) {
-            if self.mode == Mode::Exhaust {
-                return self.on_full_backend(
-                    Refused::Resize,
-                    // SAFETY: the caller's precondition, forwarded; the filling roots are
-                    // other roots, so `root` and `block` are untouched.
-                    || unsafe { self.inner.resize_in_place(root, block, layout, new_size) },
-                    |done| !done,
-                );
-            }
-            return false;
-        }
-        // SAFETY: the caller's precondition, forwarded.
-        unsafe { self.inner.resize_in_place(root, block, layout, new_size) }
-    }
-
-    unsafe fn reclaim_child(&self, root: NonNull<u8>, child: NonNull<u8>, layout: Layout) -> bool {
-        // SAFETY: the caller's precondition, forwarded.
-        unsafe { self.inner.reclaim_child(root, child, layout) }
-    }
-
-    unsafe fn block_status(&self, block: NonNull<u8>) -> BlockStatus {
-        // SAFETY: the caller's precondition, forwarded.
-        unsafe { self.inner.block_status(block) }
-    }
 }
 
 // ---------------------------------------------------------------------------------
@@ -502,7 +298,7 @@ fn inject_every_k<B: LinkedAllocator>(modes: &[Mode], make: impl Fn() -> B, afte
     let start = heap.stats();
     workload(&heap).expect("the workload runs with no failure injected");
     assert_eq!(heap.stats(), start, "the workload leaks by itself");
-    let requests = heap.backend().requests.load(Relaxed);
+    let requests = heap.backend().requests();
     assert!(requests > 20, "only {requests} requests");
 
     let mut paths = HashSet::new();
@@ -542,7 +338,7 @@ fn inject_every_k<B: LinkedAllocator>(modes: &[Mode], make: impl Fn() -> B, afte
                 start,
                 "{mode:?}: leak after refusing request {k}"
             );
-            after(&failing.inner);
+            after(failing.inner());
             // Still usable: the whole workload runs on the same backend.
             failing.disarm();
             workload(&heap)
@@ -552,7 +348,7 @@ fn inject_every_k<B: LinkedAllocator>(modes: &[Mode], make: impl Fn() -> B, afte
                 start,
                 "{mode:?}: leak after recovering from request {k}"
             );
-            after(&failing.inner);
+            after(failing.inner());
         }
     }
     // Every way in reported a failure, for some k and mode (a resize that succeeds in

@@ -23,11 +23,11 @@
 //! the backend and its [`Config`]. The modules: `input` (the actions and how bytes
 //! decode), `model` (the live roots and how each action runs), `shadow` (every live
 //! block and the expected `stats()`), `tracked` (`&Root` as a collection's allocator,
-//! seen through the model), `vectors` (the vectors in roots), `pattern` (block contents).
+//! seen through the model), `vectors` (the vectors in roots); block contents are the core's
+//! `conformance::pattern`.
 
 mod input;
 mod model;
-mod pattern;
 mod shadow;
 mod tracked;
 mod vectors;
@@ -73,4 +73,60 @@ pub fn run_checked<B: LinkedAllocator>(
         model.base,
         "stats() did not come back to the start after freeing everything"
     );
+}
+
+/// The bodies of the fuzz targets (`fuzz_targets/*.rs`), which `tests/replay.rs`
+/// replays on stable: one copy of each, so that a replay runs exactly what the target
+/// runs. Each makes a fresh backend and runs [`run`] or [`run_checked`] on the input.
+pub mod targets {
+    use linked_alloc::Linked;
+    use linked_alloc_pool::StaticPool;
+    use linked_alloc_system::SystemHeap;
+
+    use crate::{Config, decode, run, run_checked};
+
+    /// `SystemHeap` against the shadow model.
+    pub fn system(data: &[u8]) {
+        run(
+            &Linked::new(SystemHeap::new()),
+            Config::UNBOUNDED,
+            &decode(data),
+        );
+    }
+
+    /// `StaticPool` against the shadow model: a 256 KiB pool, so that requests both fit
+    /// and run out; exhaustion must be a clean `AllocError`. The pool's own
+    /// `check_integrity` runs after every action, and when all is freed the pool must be
+    /// one free block again.
+    pub fn pool(data: &[u8]) {
+        let mut slot = Box::new_uninit();
+        let pool: &StaticPool<{ 256 << 10 }> = StaticPool::new_in_place(&mut slot);
+        run_checked(
+            &Linked::new(pool),
+            Config::EXHAUSTIBLE,
+            &decode(data),
+            |p| {
+                p.check_integrity().expect("pool integrity");
+            },
+        );
+        assert_eq!(
+            pool.free_bytes(),
+            pool.capacity(),
+            "the pool did not coalesce back"
+        );
+    }
+}
+
+/// `len` pseudo-random bytes (xorshift) from `seed`: the same input on every run, for
+/// the tests that replay inputs without a fuzzer (`tests/replay.rs`, `tests/mutants.rs`).
+pub fn pseudo_random_input(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
 }

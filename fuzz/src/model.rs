@@ -9,10 +9,10 @@ use std::collections::{BTreeMap, HashMap};
 use linked_alloc::{Linked, LinkedAllocator, MIN_ALIGN, Root, Stats};
 
 use crate::input::{Action, Align, ChildVia, Config, FreeVia, RootVia, Size, VecOp};
-use crate::pattern::{check_pattern, fill};
 use crate::shadow::{Content, Shadow};
 use crate::tracked::Tracked;
 use crate::vectors::{RawVec, Wide, check_raw, vec_op};
+use linked_alloc::conformance::pattern::{check_named, fill};
 
 /// A live root: its handle (which frees it on drop), its layout, its two vectors.
 pub(crate) struct RootEntry<'a, B: LinkedAllocator> {
@@ -318,7 +318,7 @@ impl<'a, B: LinkedAllocator> Model<'a, B> {
             // SAFETY: `new` is the live root, now of `new_size >= kept` bytes, whose first
             // `kept` bytes are kept.
             unsafe {
-                check_pattern(
+                check_named(
                     new,
                     kept,
                     seed,
@@ -346,7 +346,7 @@ impl<'a, B: LinkedAllocator> Model<'a, B> {
         // SAFETY: `new` is a fresh root of `new_size >= kept` bytes; realloc copied the
         // first `kept` bytes of the old root, which held the pattern of `seed`.
         unsafe {
-            check_pattern(
+            check_named(
                 new,
                 kept,
                 seed,

@@ -8,13 +8,13 @@ use linked_alloc::Stats;
 use linked_alloc::align::{MAX_GUARANTEED_ALIGN, block_align};
 
 use crate::input::{Config, ORDINARY_SIZE};
-use crate::pattern::check_pattern;
+use linked_alloc::conformance::pattern::check_named;
 
 /// What the model knows of a block's bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Content {
     /// Filled with the pattern of this seed.
-    Pattern(u64),
+    Pattern(usize),
     /// The buffer of a vector (which checks its own elements).
     Vec,
     /// Given back with `Allocator::deallocate` but not reclaimed by the backend: still
@@ -37,7 +37,7 @@ pub(crate) struct Shadow {
     /// The addresses of each root's blocks; the root's own block first.
     pub(crate) by_root: HashMap<u64, Vec<usize>>,
     pub(crate) expected: Stats,
-    pub(crate) next_seed: u64,
+    pub(crate) next_seed: usize,
     pub(crate) step: usize,
 }
 
@@ -47,7 +47,7 @@ impl Shadow {
         addr + size.max(1)
     }
 
-    pub(crate) fn seed(&mut self) -> u64 {
+    pub(crate) fn seed(&mut self) -> usize {
         self.next_seed += 1;
         self.next_seed
     }
@@ -119,7 +119,7 @@ impl Shadow {
                 // SAFETY: the model lists only live blocks of `b.size` bytes, and it
                 // filled this one with the pattern of `seed`.
                 unsafe {
-                    check_pattern(
+                    check_named(
                         NonNull::new(a as *mut u8).expect("non-null"),
                         b.size,
                         seed,

@@ -117,7 +117,7 @@ pub(crate) fn vec_op<T: Elem, B: LinkedAllocator>(
             r.seed,
         ),
         None => {
-            let seed = shadow.borrow_mut().seed();
+            let seed = shadow.borrow_mut().seed() as u64;
             (AVec::new_in(alloc), seed)
         }
     };

@@ -8,7 +8,7 @@ use core::ptr::NonNull;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use linked_alloc::{AllocError, Linked, LinkedAllocator, Stats};
-use linked_alloc_fuzz::{Config, decode, run};
+use linked_alloc_fuzz::{Config, decode, pseudo_random_input, run};
 use linked_alloc_system::SystemHeap;
 
 /// Which promise the mutant breaks.
@@ -89,7 +89,12 @@ unsafe impl LinkedAllocator for Mutant {
         s
     }
 
-    unsafe fn reclaim_child(&self, _root: NonNull<u8>, _child: NonNull<u8>, layout: Layout) -> bool {
+    unsafe fn reclaim_child(
+        &self,
+        _root: NonNull<u8>,
+        _child: NonNull<u8>,
+        layout: Layout,
+    ) -> bool {
         if self.bug == Bug::ReclaimMiscounts {
             self.uncounted.set(self.uncounted.get() + layout.size());
         }
@@ -97,22 +102,10 @@ unsafe impl LinkedAllocator for Mutant {
     }
 }
 
-fn bytes(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
-}
-
 /// Whether the body panics on any of the first `inputs` pseudo-random inputs.
 fn caught(bug: Bug, inputs: u64) -> bool {
     (0..inputs).any(|seed| {
-        let data = bytes(seed, (seed as usize * 37) % 2000);
+        let data = pseudo_random_input(seed, (seed as usize * 37) % 2000);
         let heap = Linked::new(Mutant {
             inner: SystemHeap::new(),
             bug,

@@ -5,10 +5,8 @@
 use std::path::Path;
 
 use linked_alloc::Linked;
-use linked_alloc_fuzz::{Config, decode, run, run_checked};
+use linked_alloc_fuzz::{Config, decode, pseudo_random_input, run_checked, targets};
 use linked_alloc_mmap::MmapPages;
-use linked_alloc_pool::StaticPool;
-use linked_alloc_system::SystemHeap;
 
 /// Every file of `regressions/<target>/`, as bytes.
 fn saved(target: &str) -> Vec<(String, Vec<u8>)> {
@@ -32,19 +30,6 @@ fn saved(target: &str) -> Vec<(String, Vec<u8>)> {
     files
 }
 
-/// A xorshift generator: the same inputs on every run.
-fn bytes(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
-}
-
 const fn n(native: u64, miri: u64) -> u64 {
     if cfg!(miri) { miri } else { native }
 }
@@ -59,24 +44,19 @@ fn replay(target: &str, one: impl Fn(&[u8])) {
     let mut total = 0;
     for seed in 0..n(500, 6) {
         let len = (seed as usize * 37) % n(4096, 600) as usize;
-        let data = bytes(seed, len);
+        let data = pseudo_random_input(seed, len);
         total += decode(&data).len();
         one(&data);
     }
     eprintln!("{target}: {total} pseudo-random actions");
 }
 
-// The three bodies below are those of `fuzz_targets/*.rs`.
+// The bodies are those of `fuzz_targets/*.rs`: `linked_alloc_fuzz::targets` for the
+// system heap and the pool; the mmap target's body is repeated below.
 
 #[test]
 fn system() {
-    replay("system", |data| {
-        run(
-            &Linked::new(SystemHeap::new()),
-            Config::UNBOUNDED,
-            &decode(data),
-        );
-    });
+    replay("system", targets::system);
 }
 
 #[test]
@@ -97,23 +77,7 @@ fn mmap() {
 
 #[test]
 fn pool() {
-    replay("pool", |data| {
-        let mut slot = Box::new_uninit();
-        let pool: &StaticPool<{ 256 << 10 }> = StaticPool::new_in_place(&mut slot);
-        run_checked(
-            &Linked::new(pool),
-            Config::EXHAUSTIBLE,
-            &decode(data),
-            |p| {
-                p.check_integrity().expect("pool integrity");
-            },
-        );
-        assert_eq!(
-            pool.free_bytes(),
-            pool.capacity(),
-            "the pool did not coalesce back"
-        );
-    });
+    replay("pool", targets::pool);
 }
 
 /// Prints the actions of the input file named by `$INPUT` (a crash from `artifacts/`):

@@ -29,6 +29,7 @@
 //! unsafe { pattern::check_from(p, 100, 7, 51) };
 //! ```
 
+use core::fmt;
 use core::ptr::NonNull;
 
 /// The pattern repeats every `PERIOD` bytes.
@@ -103,6 +104,54 @@ pub unsafe fn check(p: NonNull<u8>, len: usize, seed: usize) {
 /// nothing writes them during the call.
 #[track_caller]
 pub unsafe fn check_from(p: NonNull<u8>, len: usize, seed: usize, from: usize) {
+    // SAFETY: the caller's precondition is `first_difference`'s.
+    if let Some((at, got, expected)) = unsafe { first_difference(p, len, seed, from) } {
+        overwritten(format_args!("block {seed}"), p, len, at, got, expected);
+    }
+}
+
+/// Checks, as [`check`] does, that the `len` bytes at `p` hold the pattern of `seed`,
+/// and names the check with `what` (a step, a call) in the panic message.
+///
+/// ```
+/// use core::ptr::NonNull;
+/// use linked_alloc::conformance::pattern;
+///
+/// let mut block = [0u8; 16];
+/// let p = NonNull::new(block.as_mut_ptr()).unwrap();
+/// // SAFETY: `p` is valid for reads and writes of 16 bytes, used by nobody else.
+/// unsafe {
+///     pattern::fill(p, 16, 3);
+///     pattern::check_named(p, 16, 3, format_args!("step {}", 1));
+/// }
+/// ```
+///
+/// # Panics
+/// At the first byte that differs: "`what`: block at … was overwritten at byte …".
+///
+/// # Safety
+/// As for [`check`]: `p` is valid for reads of `len` initialized bytes, and nothing
+/// writes them during the call.
+#[track_caller]
+pub unsafe fn check_named(p: NonNull<u8>, len: usize, seed: usize, what: fmt::Arguments<'_>) {
+    // SAFETY: the caller's precondition is `first_difference`'s, with `from` = 0.
+    if let Some((at, got, expected)) = unsafe { first_difference(p, len, seed, 0) } {
+        overwritten(what, p, len, at, got, expected);
+    }
+}
+
+/// The first byte of `from..len` at `p` that is not the pattern of `seed`: its offset,
+/// the byte found and the byte expected.
+///
+/// # Safety
+/// `p` is valid for reads of `len` bytes, of which `from..len` are initialized, and
+/// nothing writes them during the call.
+unsafe fn first_difference(
+    p: NonNull<u8>,
+    len: usize,
+    seed: usize,
+    from: usize,
+) -> Option<(usize, u8, u8)> {
     for (at, part) in pieces(seed, len) {
         let skip = from.saturating_sub(at).min(part.len());
         let part = &part[skip..];
@@ -112,12 +161,25 @@ pub unsafe fn check_from(p: NonNull<u8>, len: usize, seed: usize, from: usize) {
         let got = unsafe { core::slice::from_raw_parts(p.as_ptr().add(at + skip), part.len()) };
         if got != part {
             let i = (0..part.len()).find(|&i| got[i] != part[i]).unwrap_or(0);
-            panic!(
-                "block {seed} at {p:p} ({len} bytes) was overwritten at byte {}: {:#04x}, expected {:#04x}",
-                at + skip + i,
-                got[i],
-                part[i]
-            );
+            return Some((at + skip + i, got[i], part[i]));
         }
     }
+    None
+}
+
+/// Reports an overwritten byte.
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn overwritten(
+    what: fmt::Arguments<'_>,
+    p: NonNull<u8>,
+    len: usize,
+    at: usize,
+    got: u8,
+    expected: u8,
+) -> ! {
+    panic!(
+        "{what} at {p:p} ({len} bytes) was overwritten at byte {at}: {got:#04x}, expected {expected:#04x}"
+    );
 }

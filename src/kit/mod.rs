@@ -1,5 +1,14 @@
-//! The kit for backend authors: what the backends of this repository share, public so
-//! that a backend written outside it is built the same way.
+//! The kit for backend authors whose blocks each come from a source that allocates and
+//! deallocates with a layout (the platform heap, a general-purpose allocator): a header
+//! in front of every block, a chain through the headers, exact counters. Public so that
+//! such a backend, written outside this repository, is built the way
+//! `linked-alloc-system` is (it is made of these parts alone).
+//!
+//! Not every backend needs it: a backend that manages its own memory keeps its metadata
+//! its own way. `linked-alloc-pool` (TLSF over one region) has 16-byte headers of
+//! 32-bit offsets and an exact map of live blocks; `linked-alloc-mmap` carves runs of
+//! pages. Both use only the alignment rules of [`align`](crate::align), which every
+//! backend shares.
 //!
 //! - [`align`](crate::align): the alignment rules and the checked layout maths
 //!   ([`HeaderedLayout`](crate::align::HeaderedLayout)).
@@ -23,7 +32,6 @@
 //! ```
 //! use core::alloc::Layout;
 //! use core::ptr::NonNull;
-//! use linked_alloc::align::HeaderedLayout;
 //! use linked_alloc::kit::{chain, Header, Kind, StatsCounter};
 //! use linked_alloc::{AllocError, LinkedAllocator, Stats};
 //!
@@ -32,8 +40,7 @@
 //!
 //! impl MyHeap {
 //!     fn block(&self, layout: Layout, kind: Kind) -> Result<NonNull<Header>, AllocError> {
-//!         let b = HeaderedLayout::new::<Header>(layout)?;
-//!         if layout.size() > Header::MAX_SIZE { return Err(AllocError); }
+//!         let b = Header::block_layout(layout)?;
 //!         // SAFETY: `b.layout` has a non-zero size (it holds the header).
 //!         let start = NonNull::new(unsafe { std::alloc::alloc(b.layout) }).ok_or(AllocError)?;
 //!         // SAFETY: `b.offset <= b.layout.size()` and `b.offset >= size_of::<Header>()`.
@@ -43,7 +50,7 @@
 //!     }
 //! }
 //!
-//! // SAFETY: blocks come from `std::alloc` with `HeaderedLayout`, so they are aligned
+//! // SAFETY: blocks come from `std::alloc` with `Header::block_layout`, so they are aligned
 //! // and disjoint; `free_root` drains the chain iteratively; stats are exact.
 //! unsafe impl LinkedAllocator for MyHeap {
 //!     fn allocate_root(&self, layout: Layout) -> Result<NonNull<u8>, AllocError> {
@@ -72,7 +79,7 @@
 //!                 let layout = h.as_ref().layout();
 //!                 if h != root { children += 1; }
 //!                 bytes += layout.size();
-//!                 let b = HeaderedLayout::new::<Header>(layout).unwrap();
+//!                 let b = Header::block_layout(layout).unwrap();
 //!                 Header::retire(h);
 //!                 std::alloc::dealloc(Header::payload(h).as_ptr().sub(b.offset), b.layout);
 //!             })

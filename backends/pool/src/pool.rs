@@ -10,7 +10,7 @@ use linked_alloc::align::block_align;
 use linked_alloc::{AllocError, BlockStatus, Stats};
 use spin::mutex::{SpinMutex, SpinMutexGuard};
 
-use crate::tlsf::{HEADER, Heap, Tlsf};
+use crate::tlsf::{BlockKind, HEADER, Heap, LiveBlock, Tlsf};
 
 /// The bytes a pool manages: `len` bytes at `base`.
 #[derive(Clone, Copy, Debug)]
@@ -43,6 +43,15 @@ struct Locked {
 #[derive(Debug)]
 pub(crate) struct PoolCore {
     locked: SpinMutex<Locked>,
+}
+
+/// Why `PoolCore::allocate` refused a block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Refusal {
+    /// The parent given is not a live block of this pool: the caller's error.
+    NotLiveParent,
+    /// No free block fits: out of memory, no error of the caller's.
+    OutOfMemory,
 }
 
 /// Says that a pointer is not what a call needs: a debug build panics (the pool is
@@ -82,11 +91,16 @@ impl PoolCore {
         f(&mut heap, stats)
     }
 
-    /// The pointer to the payload at offset `off` of `heap`.
+    /// The pointer to the payload at offset `off` of `heap` (a view that exists only
+    /// while the lock is held: see [`with`](Self::with)).
+    ///
+    /// # Safety
+    /// `off` is the payload offset of a block of `heap`: inside the heap or, for a
+    /// zero-size block at its very end, one past it.
     #[inline]
-    fn pointer(heap: &Heap<'_>, off: usize) -> NonNull<u8> {
-        // SAFETY: `off` is the payload offset of a block, inside (or, for a zero-size
-        // block at the very end, one past) the heap, which lies in the region.
+    unsafe fn pointer(heap: &Heap<'_>, off: usize) -> NonNull<u8> {
+        // SAFETY: `off` is the payload offset of a block (the precondition), inside (or
+        // one past) the heap, which lies in the region.
         unsafe { heap.mem().add(off) }
     }
 
@@ -103,13 +117,17 @@ impl PoolCore {
             let after = match parent {
                 None => None,
                 Some(p) => match heap.live_block(p.as_ptr() as usize) {
-                    Some((b, _)) => Some(b),
-                    None => return Err(true),
+                    Some(LiveBlock { header, .. }) => Some(header),
+                    None => return Err(Refusal::NotLiveParent),
                 },
             };
+            let kind = match after {
+                None => BlockKind::Root,
+                Some(_) => BlockKind::Child,
+            };
             let off = heap
-                .allocate(layout.size(), align, after.is_none())
-                .ok_or(false)?;
+                .allocate(layout.size(), align, kind)
+                .ok_or(Refusal::OutOfMemory)?;
             match after {
                 Some(after) => {
                     heap.link_after(after, off - HEADER);
@@ -118,10 +136,11 @@ impl PoolCore {
                 None => stats.roots += 1,
             }
             stats.bytes_in_use += layout.size();
-            Ok(Self::pointer(heap, off))
+            // SAFETY: `heap.allocate` returned `off`, the payload offset of a block.
+            Ok(unsafe { Self::pointer(heap, off) })
         });
-        result.map_err(|bad| {
-            if bad {
+        result.map_err(|refusal| {
+            if refusal == Refusal::NotLiveParent {
                 bad_pointer("allocate_child", "a parent that is not a live block");
             }
             AllocError
@@ -133,14 +152,20 @@ impl PoolCore {
     pub(crate) fn free_root(&self, region: Region, root: NonNull<u8>) {
         let freed = self.with(region, |heap, stats| {
             match heap.live_block(root.as_ptr() as usize) {
-                Some((b, true)) => {
-                    let (children, bytes) = heap.free_chain(b);
+                Some(LiveBlock {
+                    header,
+                    kind: BlockKind::Root,
+                }) => {
+                    let (children, bytes) = heap.free_chain(header);
                     stats.roots -= 1;
                     stats.children -= children;
                     stats.bytes_in_use -= bytes;
                     Ok(())
                 }
-                Some((_, false)) => Err("a child, not a root"),
+                Some(LiveBlock {
+                    kind: BlockKind::Child,
+                    ..
+                }) => Err("a child, not a root"),
                 None => Err("a pointer that is not a live block of this pool"),
             }
         });
@@ -158,7 +183,7 @@ impl PoolCore {
         new_size: usize,
     ) -> bool {
         let done = self.with(region, |heap, stats| {
-            let (b, _) = heap.live_block(block.as_ptr() as usize).ok_or(())?;
+            let b = heap.live_block(block.as_ptr() as usize).ok_or(())?.header;
             let old = heap.requested(b);
             debug_assert_eq!(old, layout.size(), "resize_in_place: wrong layout");
             let resized = heap.resize(b, new_size);
@@ -177,7 +202,10 @@ impl PoolCore {
     pub(crate) fn reclaim_child(&self, region: Region, child: NonNull<u8>, layout: Layout) -> bool {
         let done = self.with(region, |heap, stats| {
             match heap.live_block(child.as_ptr() as usize) {
-                Some((b, false)) => {
+                Some(LiveBlock {
+                    header: b,
+                    kind: BlockKind::Child,
+                }) => {
                     debug_assert_eq!(
                         heap.requested(b),
                         layout.size(),
@@ -200,8 +228,10 @@ impl PoolCore {
     pub(crate) fn block_status(&self, region: Region, block: NonNull<u8>) -> BlockStatus {
         self.with(region, |heap, _| {
             match heap.live_block(block.as_ptr() as usize) {
-                Some((_, true)) => BlockStatus::Root,
-                Some((_, false)) => BlockStatus::Child,
+                Some(LiveBlock { kind, .. }) => match kind {
+                    BlockKind::Root => BlockStatus::Root,
+                    BlockKind::Child => BlockStatus::Child,
+                },
                 None => BlockStatus::NotLive,
             }
         })
@@ -234,3 +264,80 @@ impl PoolCore {
         self.with(region, |heap, _| heap.check())
     }
 }
+
+/// Implements [`LinkedAllocator`](linked_alloc::LinkedAllocator) for a pool type (with
+/// its generic parameters in brackets) that has a field `core: PoolCore` and a method
+/// `region(&self) -> Region` giving the same valid region on every call: every call
+/// goes to [`PoolCore`] over that region. `StaticPool` and `PoolRegion` differ only in
+/// where their bytes are.
+macro_rules! linked_allocator_over_core {
+    (impl[$($generics:tt)*] $pool:ty) => {
+        // SAFETY: `PoolCore` keeps the contract over the region (TLSF blocks aligned to
+        // `block_align`, disjoint, exact stats, iterative `free_root`, every pointer
+        // checked exactly against the live map before use); the region is valid and the
+        // same on every call (the macro's requirement on `region`).
+        unsafe impl<$($generics)*> linked_alloc::LinkedAllocator for $pool {
+            #[inline]
+            fn allocate_root(
+                &self,
+                layout: core::alloc::Layout,
+            ) -> Result<core::ptr::NonNull<u8>, linked_alloc::AllocError> {
+                self.core.allocate(self.region(), layout, None)
+            }
+
+            #[inline]
+            unsafe fn allocate_child(
+                &self,
+                parent: core::ptr::NonNull<u8>,
+                layout: core::alloc::Layout,
+            ) -> Result<core::ptr::NonNull<u8>, linked_alloc::AllocError> {
+                self.core.allocate(self.region(), layout, Some(parent))
+            }
+
+            #[inline]
+            unsafe fn free_root(&self, root: core::ptr::NonNull<u8>) {
+                self.core.free_root(self.region(), root);
+            }
+
+            #[inline]
+            fn stats(&self) -> linked_alloc::Stats {
+                self.core.stats()
+            }
+
+            /// Checks `block` against the live map (any pointer); `root` is not needed.
+            #[inline]
+            unsafe fn resize_in_place(
+                &self,
+                _root: core::ptr::NonNull<u8>,
+                block: core::ptr::NonNull<u8>,
+                layout: core::alloc::Layout,
+                new_size: usize,
+            ) -> bool {
+                self.core
+                    .resize_in_place(self.region(), block, layout, new_size)
+            }
+
+            /// Checks `child` against the live map (any pointer); `root` is not needed.
+            #[inline]
+            unsafe fn reclaim_child(
+                &self,
+                _root: core::ptr::NonNull<u8>,
+                child: core::ptr::NonNull<u8>,
+                layout: core::alloc::Layout,
+            ) -> bool {
+                self.core.reclaim_child(self.region(), child, layout)
+            }
+
+            /// Exact for **any** pointer (not only live blocks): the pool knows its
+            /// range and marks the payload of every live block in its live map.
+            #[inline]
+            unsafe fn block_status(
+                &self,
+                block: core::ptr::NonNull<u8>,
+            ) -> linked_alloc::BlockStatus {
+                self.core.block_status(self.region(), block)
+            }
+        }
+    };
+}
+pub(crate) use linked_allocator_over_core;

@@ -1,10 +1,7 @@
 //! [`PoolRegion`]: a pool over a region of memory handed in by the user.
 
-use core::alloc::Layout;
 use core::fmt;
 use core::ptr::NonNull;
-
-use linked_alloc::{AllocError, BlockStatus, LinkedAllocator, Stats};
 
 use crate::pool::{PoolCore, Region};
 
@@ -145,55 +142,5 @@ impl fmt::Debug for PoolRegion {
     }
 }
 
-// SAFETY: as for `StaticPool`: `PoolCore` keeps the contract over the region, which is
-// valid (see `region`).
-unsafe impl LinkedAllocator for PoolRegion {
-    #[inline]
-    fn allocate_root(&self, layout: Layout) -> Result<NonNull<u8>, AllocError> {
-        self.core.allocate(self.region(), layout, None)
-    }
-
-    #[inline]
-    unsafe fn allocate_child(
-        &self,
-        parent: NonNull<u8>,
-        layout: Layout,
-    ) -> Result<NonNull<u8>, AllocError> {
-        self.core.allocate(self.region(), layout, Some(parent))
-    }
-
-    #[inline]
-    unsafe fn free_root(&self, root: NonNull<u8>) {
-        self.core.free_root(self.region(), root);
-    }
-
-    #[inline]
-    fn stats(&self) -> Stats {
-        self.core.stats()
-    }
-
-    /// Checks `block` against the live map (any pointer); `root` is not needed.
-    #[inline]
-    unsafe fn resize_in_place(
-        &self,
-        _root: NonNull<u8>,
-        block: NonNull<u8>,
-        layout: Layout,
-        new_size: usize,
-    ) -> bool {
-        self.core
-            .resize_in_place(self.region(), block, layout, new_size)
-    }
-
-    /// Checks `child` against the live map (any pointer); `root` is not needed.
-    #[inline]
-    unsafe fn reclaim_child(&self, _root: NonNull<u8>, child: NonNull<u8>, layout: Layout) -> bool {
-        self.core.reclaim_child(self.region(), child, layout)
-    }
-
-    /// Exact for **any** pointer (not only live blocks).
-    #[inline]
-    unsafe fn block_status(&self, block: NonNull<u8>) -> BlockStatus {
-        self.core.block_status(self.region(), block)
-    }
-}
+// The `LinkedAllocator` impl: every call goes to `PoolCore` over `region()`.
+crate::pool::linked_allocator_over_core!(impl[] PoolRegion);

@@ -1,12 +1,9 @@
 //! [`StaticPool<N>`]: a pool whose `N` bytes are inside the value.
 
-use core::alloc::Layout;
 use core::cell::UnsafeCell;
 use core::fmt;
 use core::mem::MaybeUninit;
 use core::ptr::{NonNull, addr_of_mut};
-
-use linked_alloc::{AllocError, BlockStatus, LinkedAllocator, Stats};
 
 use crate::pool::{PoolCore, Region};
 
@@ -20,9 +17,10 @@ struct Bytes<const N: usize>(MaybeUninit<[u8; N]>);
 /// [`Linked`](linked_alloc::Linked)). See the [crate docs](crate) for the design and
 /// the time bounds.
 ///
-/// The first call lays out the tables in the first bytes of the region (about `N / 64`
-/// bytes on 64-bit targets, `N / 32` on 32-bit ones, plus 64 bytes per power of two of
-/// `N`); [`capacity`](Self::capacity) tells what is left for blocks.
+/// The first call lays out the tables in the first bytes of the region (the live map,
+/// one bit per [`MIN_ALIGN`](linked_alloc::MIN_ALIGN) granule: `N / 128` bytes on
+/// 64-bit targets, `N / 64` on 32-bit ones; and the list heads, 64 bytes per power of
+/// two of `N`); [`capacity`](Self::capacity) tells what is left for blocks.
 ///
 /// ```
 /// use linked_alloc::Linked;
@@ -189,57 +187,5 @@ impl<const N: usize> fmt::Debug for StaticPool<N> {
     }
 }
 
-// SAFETY: `PoolCore` keeps the contract over the region (TLSF blocks aligned to
-// `block_align`, disjoint, exact stats, iterative `free_root`, every pointer checked
-// exactly against the live map before use); the region is valid (see `region`).
-unsafe impl<const N: usize> LinkedAllocator for StaticPool<N> {
-    #[inline]
-    fn allocate_root(&self, layout: Layout) -> Result<NonNull<u8>, AllocError> {
-        self.core.allocate(self.region(), layout, None)
-    }
-
-    #[inline]
-    unsafe fn allocate_child(
-        &self,
-        parent: NonNull<u8>,
-        layout: Layout,
-    ) -> Result<NonNull<u8>, AllocError> {
-        self.core.allocate(self.region(), layout, Some(parent))
-    }
-
-    #[inline]
-    unsafe fn free_root(&self, root: NonNull<u8>) {
-        self.core.free_root(self.region(), root);
-    }
-
-    #[inline]
-    fn stats(&self) -> Stats {
-        self.core.stats()
-    }
-
-    /// Checks `block` against the live map (any pointer); `root` is not needed.
-    #[inline]
-    unsafe fn resize_in_place(
-        &self,
-        _root: NonNull<u8>,
-        block: NonNull<u8>,
-        layout: Layout,
-        new_size: usize,
-    ) -> bool {
-        self.core
-            .resize_in_place(self.region(), block, layout, new_size)
-    }
-
-    /// Checks `child` against the live map (any pointer); `root` is not needed.
-    #[inline]
-    unsafe fn reclaim_child(&self, _root: NonNull<u8>, child: NonNull<u8>, layout: Layout) -> bool {
-        self.core.reclaim_child(self.region(), child, layout)
-    }
-
-    /// Exact for **any** pointer (not only live blocks): the pool knows its range and
-    /// marks the payload of every live block in its live map.
-    #[inline]
-    unsafe fn block_status(&self, block: NonNull<u8>) -> BlockStatus {
-        self.core.block_status(self.region(), block)
-    }
-}
+// The `LinkedAllocator` impl: every call goes to `PoolCore` over `region()`.
+crate::pool::linked_allocator_over_core!(impl[const N: usize] StaticPool<N>);

@@ -32,6 +32,24 @@ use core::ptr::NonNull;
 
 use linked_alloc::MIN_ALIGN;
 
+/// Whether a live block is a root or a child.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum BlockKind {
+    /// A root: `free_root` frees it with its chain.
+    Root,
+    /// A child, linked into its root's chain.
+    Child,
+}
+
+/// A live block found by [`Heap::live_block`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct LiveBlock {
+    /// The offset of its header in the heap.
+    pub(crate) header: usize,
+    /// Root or child.
+    pub(crate) kind: BlockKind,
+}
+
 /// Every block size and offset is a multiple of this: [`MIN_ALIGN`].
 pub(crate) const GRANULE: usize = MIN_ALIGN;
 const GRANULE_LOG2: u32 = GRANULE.trailing_zeros();
@@ -438,9 +456,10 @@ impl Heap<'_> {
     }
 
     /// Allocates a block with a payload of `size` bytes aligned to `align` (a power of
-    /// two): returns the payload's offset. The block is on no chain yet.
+    /// two), marked as a block of `kind`: returns the payload's offset. The block is on
+    /// no chain yet.
     #[inline]
-    pub(crate) fn allocate(&mut self, size: usize, align: usize, root: bool) -> Option<usize> {
+    pub(crate) fn allocate(&mut self, size: usize, align: usize, kind: BlockKind) -> Option<usize> {
         if size > MAX_SPAN - HEADER || align > MAX_SPAN {
             return None;
         }
@@ -469,7 +488,7 @@ impl Heap<'_> {
             self.mark_prev_free(b + avail, false);
             avail
         };
-        if root {
+        if kind == BlockKind::Root {
             flags |= ROOT;
         }
         self.wr(b + SIZE, block as u32 | flags);
@@ -506,7 +525,7 @@ impl Heap<'_> {
     /// The live block whose payload is at address `addr`: its header's offset and
     /// whether it is a root. Exact for any address: `None` for anything else.
     #[inline]
-    pub(crate) fn live_block(&self, addr: usize) -> Option<(usize, bool)> {
+    pub(crate) fn live_block(&self, addr: usize) -> Option<LiveBlock> {
         let off = addr.wrapping_sub(self.mem.as_ptr() as usize);
         if addr < self.mem.as_ptr() as usize
             || off < self.st.heap_start + HEADER
@@ -517,7 +536,12 @@ impl Heap<'_> {
             return None;
         }
         let b = off - HEADER;
-        Some((b, self.rd(b + SIZE) & ROOT != 0))
+        let kind = if self.rd(b + SIZE) & ROOT != 0 {
+            BlockKind::Root
+        } else {
+            BlockKind::Child
+        };
+        Some(LiveBlock { header: b, kind })
     }
 
     /// The requested size of the live block at `b`.

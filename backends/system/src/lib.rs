@@ -231,13 +231,12 @@ unsafe impl LinkedAllocator for SystemHeap {
     }
 }
 
-/// Refused system-heap requests, for the crate's own tests only: `allocate_block` asks
-/// `fault::should_fail` just before it would call `System.alloc`, and returns
-/// `AllocError` (as for a null from the heap) when told to; `allocate_block` and
-/// `deallocate_block` count the `System` allocations live.
+// Refused system-heap requests, for the crate's own tests only: `allocate_block` asks
+// `fault::should_fail` just before it would call `System.alloc`, and returns
+// `AllocError` (as for a null from the heap) when told to; `allocate_block` and
+// `deallocate_block` count the `System` allocations live.
 #[cfg(test)]
-#[path = "../../os_fault.rs"]
-mod fault;
+use linked_alloc_testkit::os_fault as fault;
 
 #[cfg(test)]
 mod os_faults;

@@ -3,11 +3,36 @@
 
 use core::alloc::GlobalAlloc;
 use core::fmt;
+use core::time::Duration;
 
-use criterion::BenchmarkGroup;
 use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, Criterion, Throughput};
 
-use super::{Contender, Script, Visitor, Workload};
+use super::{Contender, Script, Visitor, Workload, for_each_contender};
+
+/// The criterion settings of the benches: 1 s of warm-up and 3 s of measurement per
+/// bench, so that a whole bench file runs in minutes.
+pub fn criterion() -> Criterion {
+    Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+}
+
+/// Benches each of `workloads` on every contender of [`for_each_contender`]: one
+/// criterion group per workload, its throughput in operations, 10 samples for a
+/// workload of more than 100 000 operations (a run takes milliseconds). Settles the C
+/// heap first ([`settle_c_heap`](super::glibc::settle_c_heap)).
+pub fn every_contender(c: &mut Criterion, workloads: &[Workload]) {
+    super::glibc::settle_c_heap();
+    for workload in workloads {
+        let mut group = c.benchmark_group(workload.name());
+        group.throughput(Throughput::Elements(workload.ops()));
+        if workload.ops() > 100_000 {
+            group.sample_size(10);
+        }
+        for_each_contender(&mut Group::new(group, workload));
+    }
+}
 
 /// A criterion group for one workload (`W` = [`Workload`]) or one script of workload 5
 /// (`W` = [`Script`]); visit the contenders with it. Dropping it ends the group.

@@ -1,17 +1,17 @@
 //! The benchmark workloads, written once and run on every contender: our backends
 //! (through the one front end [`Linked<B>`](linked_alloc::Linked)) and the peers
-//! (`malloc`, bumpalo, talloc). The criterion benches and `examples/compare.rs` share
-//! this module, so the numbers of both come from the same code.
+//! (`malloc`, bumpalo, talloc). The criterion benches (`benches/`) and
+//! `examples/compare.rs` share this module, so the numbers of both come from the same
+//! code.
 //!
 //! - [`Contender`]: what a workload needs (a root, a child of it, free the root, a
 //!   collections allocator, a memory figure). Every `Linked<B>` is one, whatever `B`.
 //! - [`for_each_contender`]: the list. **Add your backend there, in one line.**
-//! - [`Workload`]: the bodies (`bodies.rs`), each generic over the contender.
-//! - Workload 5 ([`Script`], `global.rs`) runs on `GlobalAlloc`s instead, listed by
+//! - [`Workload`]: the bodies ([`bodies`]), each generic over the contender.
+//! - Workload 5 ([`Script`], [`global`]) runs on `GlobalAlloc`s instead, listed by
 //!   [`for_each_global`].
 //!
 //! Each bench file and the example use a part of it only.
-#![allow(dead_code, unused_imports)]
 
 pub mod bench;
 pub mod bodies;
