@@ -102,9 +102,6 @@ mod heap;
 mod local;
 mod os;
 #[cfg(test)]
-#[path = "../../os_fault.rs"]
-mod os_fault;
-#[cfg(test)]
 mod os_faults;
 mod roots;
 mod segment;

@@ -168,7 +168,7 @@ pub(crate) unsafe fn purge(start: NonNull<u8>, len: usize) {
 pub(crate) mod fault {
     use core::cell::Cell;
 
-    pub(crate) use crate::os_fault::*;
+    pub(crate) use linked_alloc_testkit::os_fault::*;
 
     std::thread_local! {
         /// Unmaps still to refuse on this thread.
