@@ -177,6 +177,36 @@ pub unsafe trait LinkedAllocator {
         false
     }
 
+    /// Optional hook: resizes the live root `root` (of `layout`) to `new_size` bytes of
+    /// the same alignment, **moving it** if the backend can do that more cheaply than a
+    /// new root and a copy (the platform's `realloc`; `mremap`, which moves pages
+    /// without copying them). Returns the root's address afterwards: its first
+    /// `min(layout.size(), new_size)` bytes are those the root had, `root` itself is no
+    /// longer valid if the address differs, and `stats().bytes_in_use` follows. Returns
+    /// `None`, changing nothing, if it cannot (a root with children, whose chain must
+    /// not move, always can say so): the caller then makes a new root and copies. The
+    /// default always says `None`.
+    ///
+    /// `GlobalAlloc::realloc` of [`Linked`](crate::Linked) calls it when
+    /// [`resize_in_place`](Self::resize_in_place) says `false`.
+    ///
+    /// # Safety
+    /// `root` is a live root of this allocator whose size and alignment are those of
+    /// `layout`, the pointer that [`allocate_root`](Self::allocate_root) returned, as it
+    /// returned it; no other thread uses it during the call; `new_size` rounded up to
+    /// `layout.align()` does not pass `isize::MAX`; see
+    /// [the contract](LinkedAllocator#the-contract).
+    #[inline]
+    unsafe fn reallocate_root(
+        &self,
+        root: NonNull<u8>,
+        layout: Layout,
+        new_size: usize,
+    ) -> Option<NonNull<u8>> {
+        let _ = (root, layout, new_size);
+        None
+    }
+
     /// Optional hook: what this backend can tell about `block` without corrupting
     /// anything: whether it is a live root, a live child, not live, or it cannot tell.
     /// The MAPI-status layer uses it to refuse a child or a stale pointer with
@@ -295,6 +325,17 @@ unsafe impl<B: LinkedAllocator + ?Sized> LinkedAllocator for &B {
         // SAFETY: the caller's precondition (`child` a live child, of `layout`, linked to
         // the live root `root`) is ours.
         unsafe { (**self).reclaim_child(root, child, layout) }
+    }
+
+    #[inline]
+    unsafe fn reallocate_root(
+        &self,
+        root: NonNull<u8>,
+        layout: Layout,
+        new_size: usize,
+    ) -> Option<NonNull<u8>> {
+        // SAFETY: the caller's precondition (`root` a live root of `layout`) is ours.
+        unsafe { (**self).reallocate_root(root, layout, new_size) }
     }
 
     #[inline]

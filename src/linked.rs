@@ -271,9 +271,10 @@ impl<B: LinkedAllocator> Linked<B> {
 }
 
 /// `alloc` makes a root, `dealloc` frees it (with any children linked to it), `realloc`
-/// resizes in place where the backend can ([`LinkedAllocator::resize_in_place`]) and
-/// otherwise moves the data to a new root of the same alignment, `alloc_zeroed` zeroes
-/// a new root.
+/// resizes in place where the backend can ([`LinkedAllocator::resize_in_place`]), then
+/// lets the backend move the root where it can do better than a copy
+/// ([`LinkedAllocator::reallocate_root`]), and otherwise moves the data to a new root of
+/// the same alignment; `alloc_zeroed` zeroes a new root.
 ///
 /// Null is returned, never a panic, when the backend fails.
 // SAFETY: every pointer handed out is a root of `B`, which keeps the contract
@@ -324,6 +325,12 @@ unsafe impl<B: LinkedAllocator> GlobalAlloc for Linked<B> {
         if unsafe { self.backend.resize_in_place(root, root, layout, new_size) } {
             core::mem::forget(guard);
             return ptr;
+        }
+        // SAFETY: as above: a live root of `layout`, as `alloc*` returned it; `new_size`
+        // is valid for `layout.align()` (GlobalAlloc's caller precondition).
+        if let Some(moved) = unsafe { self.backend.reallocate_root(root, layout, new_size) } {
+            core::mem::forget(guard);
+            return moved.as_ptr();
         }
         let Ok(new) = self.backend.allocate_root(new_layout) else {
             core::mem::forget(guard);

@@ -192,7 +192,9 @@ impl Control {
     /// A free segment for a heap: off the cache, or freshly mapped.
     pub(crate) fn take_segment(&self) -> Option<NonNull<Segment>> {
         if let Some(seg) = self.cache.lock().pop() {
-            self.cached.fetch_sub(SEGMENT_SIZE, Relaxed);
+            // SAFETY: a cached segment is ours and used by no one.
+            self.cached
+                .fetch_sub(unsafe { seg.as_ref().mapping.len }, Relaxed);
             // SAFETY: a cached segment is ours and used by no one; its header is intact
             // and every page free.
             unsafe { seg.as_ref().revive() };
@@ -220,7 +222,7 @@ impl Control {
             let at = Segment::dirty_all(s);
             cache.purge_at = Some(cache.purge_at.map_or(at, |t| t.min(at)));
             cache.push(seg);
-            self.cached.fetch_add(SEGMENT_SIZE, Relaxed);
+            self.cached.fetch_add(s.mapping.len, Relaxed);
             return Some(at);
         }
         drop(cache);
@@ -232,7 +234,7 @@ impl Control {
             // Kept, counted, and reused: past the limit, in the cache.
             self.unmap_failures.fetch_add(1, Relaxed);
             self.cache.lock().push(seg);
-            self.cached.fetch_add(SEGMENT_SIZE, Relaxed);
+            self.cached.fetch_add(mapping.len, Relaxed);
         }
         None
     }
@@ -277,6 +279,53 @@ impl Control {
         })
     }
 
+    /// Moves a huge block's pages to a new mapping of `size` bytes of block (aligned to
+    /// the segment size, so its header stays at the masked address), without copying
+    /// them; returns the new segment, or `None` (nothing changed) if the OS cannot.
+    ///
+    /// # Safety
+    /// `seg` is a huge segment of ours whose block is live and used by no other thread
+    /// during the call; on `Some`, nothing uses the old address afterwards.
+    pub(crate) unsafe fn remap_huge(
+        &self,
+        seg: NonNull<Segment>,
+        size: usize,
+    ) -> Option<NonNull<Segment>> {
+        if cfg!(miri) {
+            return None;
+        }
+        let len = size
+            .checked_add(PAGE_SIZE + MAP_ALIGN - 1)
+            .filter(|&n| n <= isize::MAX as usize / 2)?
+            & !(MAP_ALIGN - 1);
+        // SAFETY: the caller's precondition.
+        let old = unsafe { seg.as_ref().mapping };
+        let (start, new) = os::map_aligned(len, SEGMENT_SIZE)?;
+        if new.base != start {
+            // The slack could not be trimmed: the pages would not land at `start`.
+            // SAFETY: the fresh mapping is ours and unused.
+            let _ = unsafe { os::unmap(new) };
+            return None;
+        }
+        // SAFETY: `old` is the huge block's whole mapping, `new` a fresh one of ours.
+        if unsafe { os::remap(old, new) }.is_err() {
+            // SAFETY: as above.
+            let _ = unsafe { os::unmap(new) };
+            return None;
+        }
+        self.mapped.fetch_add(new.len, Relaxed);
+        self.mapped.fetch_sub(old.len, Relaxed);
+        let moved = start.cast::<Segment>();
+        // SAFETY: the header moved with the first page; the segment is ours alone during
+        // the call (the caller's precondition), and the fields are written before any
+        // other thread can learn the new address.
+        unsafe {
+            (*moved.as_ptr()).mapping = new;
+            (*moved.as_ptr()).huge_room = len - PAGE_SIZE;
+        }
+        Some(moved)
+    }
+
     /// Gives a huge block's mapping back.
     ///
     /// # Safety
@@ -310,7 +359,7 @@ impl Control {
             while let Some(seg) = list.pop() {
                 // SAFETY: segments on these lists are ours and used by no one.
                 let mapping = unsafe { seg.as_ref().mapping };
-                let bytes = if is_cache { SEGMENT_SIZE } else { mapping.len };
+                let bytes = mapping.len;
                 // SAFETY: as above: the whole mapping, unused.
                 if unsafe { os::unmap(mapping) }.is_ok() {
                     self.mapped.fetch_sub(mapping.len, Relaxed);

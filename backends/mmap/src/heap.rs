@@ -41,6 +41,9 @@ pub(crate) struct Block {
     pub(crate) next: *mut Block,
 }
 
+/// The slow paths read the clock for purges once in this many calls.
+const PURGE_EVERY: u32 = 32;
+
 /// Whose a heap is: a thread's number, [`ABANDONED`], or [`FALLBACK`].
 pub(crate) const ABANDONED: usize = 0;
 /// The owner of the allocator's fallback heap (used under its lock).
@@ -61,12 +64,17 @@ pub(crate) struct Heap {
     queues: [Cell<*mut Page>; class::COUNT],
     /// Pages with no room.
     full: Cell<*mut Page>,
+    /// Per class: an empty page kept aside (on no list), so that a class whose pages
+    /// empty and fill again does not give a page back and take it again each time.
+    spare: [Cell<*mut Page>; class::COUNT],
     /// The segments the heap owns (a list through their links).
     segments: Cell<*mut Segment>,
     /// Blocks of this heap's pages given back by other threads (see the module docs).
     delayed: AtomicPtr<Block>,
     /// When the first of our segments' dirty pages is due to be purged.
     next_purge: Cell<Option<Instant>>,
+    /// Slow paths taken: the clock is read for purges on one in [`PURGE_EVERY`].
+    ticks: Cell<u32>,
     /// This heap's share of the counts (`stats` sums the heaps'): written by the holder
     /// only, with a load and a store.
     roots: AtomicIsize,
@@ -88,9 +96,11 @@ impl Heap {
             mapping,
             queues: [const { Cell::new(ptr::null_mut()) }; class::COUNT],
             full: Cell::new(ptr::null_mut()),
+            spare: [const { Cell::new(ptr::null_mut()) }; class::COUNT],
             segments: Cell::new(ptr::null_mut()),
             delayed: AtomicPtr::new(ptr::null_mut()),
             next_purge: Cell::new(None),
+            ticks: Cell::new(0),
             roots: AtomicIsize::new(0),
             children: AtomicIsize::new(0),
             bytes: AtomicIsize::new(0),
@@ -186,6 +196,13 @@ impl Heap {
                 self.full.set(page);
                 page = next;
             }
+        }
+        if let Some(spare) = NonNull::new(self.spare[c].replace(ptr::null_mut())) {
+            self.push_front(c, spare.as_ptr());
+            // SAFETY: the spare is an empty page of ours, of class `c`.
+            return unsafe { spare.as_ref() }
+                .pop()
+                .map(|block| Found { block, room });
         }
         // SAFETY: the caller holds this heap.
         let (seg, i) = unsafe { self.take_pages(1)? };
@@ -302,7 +319,9 @@ impl Heap {
         page.free.set(b);
         let used = page.used.get() - 1;
         page.used.set(used);
-        let ptr = ptr::from_ref(page).cast_mut();
+        // The page's pointer for the lists, with the segment's provenance.
+        // SAFETY: page `i` lies in the segment.
+        let ptr = unsafe { &raw mut (*seg.as_ptr()).pages[i] };
         if page.in_full.get() {
             // Back from the full list: other threads may give to the page again.
             self.unlink(page);
@@ -310,10 +329,42 @@ impl Heap {
             self.push_front(page.class.get() as usize, ptr);
         } else if used == 0 && self.queues[page.class.get() as usize].get() != ptr {
             self.unlink(page);
+            let spare = &self.spare[page.class.get() as usize];
+            if spare.get().is_null() {
+                spare.set(ptr);
+                return;
+            }
             self.note_purge(Segment::release_pages(s, i, 1));
             // SAFETY: we hold the heap and own the segment.
             unsafe { self.maybe_release_segment(seg, false) };
         }
+    }
+
+    /// Grows the span that starts at `block` (a block of ours, of a span) over the free
+    /// pages that follow it, to at least `bytes`; returns its new room, or `None` if it
+    /// cannot (not our segment, not a span, too large, or the pages are not free).
+    ///
+    /// # Safety
+    /// The calling thread holds this heap; `block` is the start of a live block of this
+    /// allocator, with its segment's provenance.
+    pub(crate) unsafe fn grow_span(&self, block: NonNull<u8>, bytes: usize) -> Option<usize> {
+        let seg = Segment::of(block);
+        // SAFETY: a live block lies in a live segment.
+        let s = unsafe { seg.as_ref() };
+        if s.is_huge() || !ptr::eq(s.heap.load(Relaxed), self) {
+            return None;
+        }
+        let i = Segment::page_index(seg, block.as_ptr());
+        let head = &s.pages[i];
+        if head.kind() != PageKind::SpanHead {
+            return None;
+        }
+        let n = head.span_pages();
+        let need = bytes.checked_add(PAGE_SIZE - 1)? >> PAGE_SHIFT;
+        if need <= n || need > MAX_SPAN_PAGES || i + need > crate::segment::PAGES {
+            return None;
+        }
+        Segment::extend_span(s, i, n, need).then_some(need << PAGE_SHIFT)
     }
 
     /// Moves the blocks other threads gave back onto the page's free list.
@@ -432,15 +483,20 @@ impl Heap {
         // SAFETY: the caller holds this heap.
         unsafe { self.drain_delayed() };
         for c in 0..class::COUNT {
+            if let Some(spare) = NonNull::new(self.spare[c].replace(ptr::null_mut())) {
+                // Back on the queue, to be freed with the queue's empty pages below.
+                self.push_front(c, spare.as_ptr());
+            }
             let mut page = self.queues[c].get();
-            while let Some(p) = NonNull::new(page) {
+            while let Some(raw) = NonNull::new(page) {
                 // SAFETY: pages on our queues are live pages of our segments.
-                let p = unsafe { p.as_ref() };
+                let p = unsafe { raw.as_ref() };
                 page = p.next.get();
                 Self::collect(p);
                 if p.used.get() == 0 {
                     self.unlink(p);
-                    let seg = Segment::of(NonNull::from(p).cast());
+                    // Through the list's pointer, which has the segment's provenance.
+                    let seg = Segment::of(raw.cast());
                     let i = (ptr::from_ref(p).addr()
                         - seg.as_ptr().addr()
                         - core::mem::offset_of!(Segment, pages))
@@ -479,7 +535,18 @@ impl Heap {
         let Some(due) = self.next_purge.get() else {
             return;
         };
-        let now = now.unwrap_or_else(Instant::now);
+        let now = match now {
+            Some(now) => now,
+            None => {
+                // Reading the clock costs as much as a few allocations: not every time.
+                let ticks = self.ticks.get().wrapping_add(1);
+                self.ticks.set(ticks);
+                if ticks % PURGE_EVERY != 0 {
+                    return;
+                }
+                Instant::now()
+            }
+        };
         if now < due {
             return;
         }

@@ -157,6 +157,20 @@ impl MmapPages {
     /// ```
     pub const SEGMENT_SIZE: usize = segment::SEGMENT_SIZE;
 
+    /// The bytes of address space a segment maps: [`SEGMENT_SIZE`](Self::SEGMENT_SIZE)
+    /// natively (the slack that aligns it is unmapped at once); under Miri, which only
+    /// unmaps whole mappings, the slack stays: `2 * SEGMENT_SIZE - 4096`.
+    ///
+    /// ```
+    /// # use linked_alloc_mmap::MmapPages;
+    /// assert!(MmapPages::SEGMENT_MAPPED >= MmapPages::SEGMENT_SIZE);
+    /// ```
+    pub const SEGMENT_MAPPED: usize = if cfg!(miri) {
+        2 * segment::SEGMENT_SIZE - os::MAP_ALIGN
+    } else {
+        segment::SEGMENT_SIZE
+    };
+
     /// The size of a page, the unit of a segment that holds blocks of one size class:
     /// 64 KiB (16 KiB under Miri).
     ///
@@ -251,7 +265,7 @@ impl MmapPages {
     /// # use linked_alloc_mmap::MmapPages;
     /// let pages = MmapPages::new();
     /// let root = pages.allocate_root(core::alloc::Layout::new::<u8>())?;
-    /// assert_eq!(pages.bytes_mapped(), MmapPages::SEGMENT_SIZE);
+    /// assert_eq!(pages.bytes_mapped(), MmapPages::SEGMENT_MAPPED);
     /// // SAFETY: `root` is a live root of `pages`.
     /// unsafe { pages.free_root(root) };
     /// pages.trim_cache();
@@ -585,6 +599,26 @@ unsafe impl LinkedAllocator for MmapPages {
             roots::resize(heap, found, root, block, layout.size(), new_size)
         })
         .unwrap_or(false)
+    }
+
+    /// Moves a huge root without children to a mapping of the new size with `mremap`
+    /// (Linux; no copy). Other roots: `None`.
+    #[inline]
+    unsafe fn reallocate_root(
+        &self,
+        root: NonNull<u8>,
+        layout: Layout,
+        new_size: usize,
+    ) -> Option<NonNull<u8>> {
+        let control = self.control_ptr();
+        // SAFETY: the caller promises `root` is a live root of ours, as we gave it.
+        let found = unsafe { roots::root_block(control, root) }?;
+        // SAFETY: as above; the root is used by no other thread during the call.
+        self.with_heap(|heap| unsafe {
+            roots::reallocate(heap, found, root, layout.size(), new_size)
+        })
+        .ok()
+        .flatten()
     }
 
     /// Reaches the root's header through `root`, and compares `child`'s address with the

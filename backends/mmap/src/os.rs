@@ -140,6 +140,44 @@ pub(crate) unsafe fn unmap(mapping: Mapping) -> Result<(), ()> {
     result.map_err(|_| ())
 }
 
+/// Moves the pages of `old` to `new` (a fresh mapping of ours, at least as long), with
+/// `mremap`: the kernel moves page tables, nothing is copied. Linux only (elsewhere, and
+/// under Miri, `Err`). On `Ok`, `old` is unmapped and `new` holds its pages (then
+/// zeros).
+///
+/// # Safety
+/// `old` and `new` are whole live mappings of ours (as [`map`] or [`map_aligned`]
+/// described them), disjoint; nothing uses `new`, and nothing uses `old` afterwards
+/// unless this returns `Err`.
+pub(crate) unsafe fn remap(old: Mapping, new: Mapping) -> Result<(), ()> {
+    #[cfg(all(any(target_os = "linux", target_os = "android"), not(miri)))]
+    {
+        use rustix::mm::{MremapFlags, mremap_fixed};
+        // SAFETY: the caller's precondition: both are whole mappings of ours; moving
+        // `old` onto `new` replaces only `new`, which nothing uses.
+        let moved = unsafe {
+            mremap_fixed(
+                old.base.as_ptr().cast(),
+                old.len,
+                new.len,
+                MremapFlags::MAYMOVE,
+                new.base.as_ptr().cast(),
+            )
+        };
+        if moved.is_ok() {
+            #[cfg(test)]
+            fault::released(old.len);
+            return Ok(());
+        }
+        Err(())
+    }
+    #[cfg(not(all(any(target_os = "linux", target_os = "android"), not(miri))))]
+    {
+        let _ = (old, new);
+        Err(())
+    }
+}
+
 /// Gives the memory of `[start, start + len)` back to the OS while keeping it mapped
 /// (`madvise(MADV_DONTNEED)`): the pages read as zeros afterwards and take no memory
 /// until written again. A refusal is ignored (the pages simply stay resident). Under

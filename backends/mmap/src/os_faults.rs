@@ -102,7 +102,7 @@ impl OsFaultSubject for MmapPages {
     /// allocator counts; once the cache is trimmed, nothing is mapped for blocks.
     #[track_caller]
     fn assert_os_back(&self, os_base: usize, when: &str) {
-        assert!(self.bytes_cached() <= self.cache_limit() * SEGMENT_SIZE);
+        assert!(self.bytes_cached() <= self.cache_limit() * MmapPages::SEGMENT_MAPPED);
         assert_eq!(
             fault::live().wrapping_sub(os_base),
             self.bytes_mapped() + self.bytes_metadata(),

@@ -540,9 +540,16 @@ pub(crate) unsafe fn resize(
     let rh = unsafe { Header::of_root(root) };
     let addr = block.as_ptr().addr();
     if addr == root.as_ptr().addr() {
-        let room = found.block.as_ptr().addr() + found.room - addr;
-        if new > room {
-            return false;
+        let offset = addr - found.block.as_ptr().addr();
+        if new > found.room - offset {
+            // A span of ours grows over the free pages after it.
+            let grown = offset
+                .checked_add(new)
+                // SAFETY: the caller holds the heap; `found.block` starts a live block.
+                .and_then(|bytes| unsafe { heap.grow_span(found.block, bytes) });
+            if grown.is_none() {
+                return false;
+            }
         }
         rh.set_size(new);
         heap.count(0, 0, new as isize - old as isize);
@@ -574,6 +581,42 @@ pub(crate) unsafe fn resize(
         heap.count(0, 0, new as isize - old as isize);
     }
     done
+}
+
+/// The `reallocate_root` hook: moves a huge root without children to a mapping of the
+/// new size, with `mremap` (no copy). `None` for any other root.
+///
+/// # Safety
+/// The calling thread holds `heap`; `root` is a live root (its block `found`) of `old`
+/// bytes, used by no other thread now; on `Some`, `root` is not used afterwards.
+pub(crate) unsafe fn reallocate(
+    heap: &Heap,
+    found: Found,
+    root: NonNull<u8>,
+    old: usize,
+    new: usize,
+) -> Option<NonNull<u8>> {
+    // SAFETY: `root` is live.
+    let rh = unsafe { Header::of_root(root) };
+    let seg = Segment::of(found.block);
+    // SAFETY: the root's segment is live, reached through the root's provenance.
+    let s = unsafe { seg.as_ref() };
+    if new > MAX_SIZE || !rh.link.load(Acquire).is_null() || !s.is_huge() {
+        return None;
+    }
+    let offset = root.as_ptr().addr() - found.block.as_ptr().addr();
+    // SAFETY: a huge segment of ours with a live root, used by this thread only.
+    let moved = unsafe { (*s.control).remap_huge(seg, offset.checked_add(new)?)? };
+    // SAFETY: the block keeps its offset from the segment's start in the new mapping.
+    let root = unsafe {
+        moved
+            .cast::<u8>()
+            .add(root.as_ptr().addr() - seg.as_ptr().addr())
+    };
+    // SAFETY: the root's header moved with it.
+    unsafe { Header::of_root(root) }.set_size(new);
+    heap.count(0, 0, new as isize - old as isize);
+    Some(root)
 }
 
 /// The `reclaim_child` hook: gives back the last child carved from a lane.

@@ -334,6 +334,23 @@ impl Segment {
         }
     }
 
+    /// Extends the span of `n` pages at page `i` to `need` pages, if the pages after it
+    /// are free (owner only).
+    pub(crate) fn extend_span(seg: &Segment, i: usize, n: usize, need: usize) -> bool {
+        let bits = ((1u64 << (need - n)) - 1) << (i + n);
+        if seg.free_pages.get() & bits != bits {
+            return false;
+        }
+        seg.free_pages.set(seg.free_pages.get() & !bits);
+        seg.dirty.set(seg.dirty.get() & !bits);
+        for tail in &seg.pages[i + n..i + need] {
+            tail.span.store(i as u8, Relaxed);
+            tail.kind.store(PageKind::SpanTail as u8, Relaxed);
+        }
+        seg.pages[i].span.store(need as u8, Relaxed);
+        true
+    }
+
     /// Marks pages `i..i + n` free (kind and bitmap), and dirty: their memory goes back
     /// to the OS after [`PURGE_DELAY`] unless they are used again before. Returns when
     /// that is due.

@@ -359,7 +359,7 @@ fn small_roots_share_pages_and_segments() {
         "only {packed} of {n} roots 80 bytes apart"
     );
     // One segment holds them all (10 000 x 80 bytes = 800 KB).
-    assert_eq!(pages.bytes_mapped(), MmapPages::SEGMENT_SIZE);
+    assert_eq!(pages.bytes_mapped(), MmapPages::SEGMENT_MAPPED);
     assert_eq!(pages.stats().roots, n);
     // Freed in a scattered order, then made again: the same memory serves.
     let mut order: Vec<usize> = (0..n).collect();
@@ -386,7 +386,7 @@ fn small_roots_share_pages_and_segments() {
         unsafe { pages.free_root(r) };
         let _ = i;
     }
-    assert_eq!(pages.bytes_mapped(), MmapPages::SEGMENT_SIZE);
+    assert_eq!(pages.bytes_mapped(), MmapPages::SEGMENT_MAPPED);
     pages.trim_cache();
     assert_eq!(pages.bytes_mapped(), 0);
 }
@@ -422,11 +422,11 @@ fn children_take_doubling_chunks_and_go_with_the_root() {
 fn big_and_huge_blocks() {
     let pages = MmapPages::new();
     // A span (several pages of a segment), and a huge block (a mapping of its own).
-    let span = 300 << 10;
+    let span = 5 * MmapPages::PAGE_SIZE - 100;
     let huge = 3 * MmapPages::SEGMENT_SIZE / 2 + 12345;
     let root = pages.allocate_root(layout(span, 4096)).expect("span root");
     fill(root, span, 1);
-    assert_eq!(pages.bytes_mapped(), MmapPages::SEGMENT_SIZE);
+    assert_eq!(pages.bytes_mapped(), MmapPages::SEGMENT_MAPPED);
     let huge_root = pages.allocate_root(layout(huge, 64)).expect("huge root");
     fill(huge_root, huge, 2);
     let mapped = pages.bytes_mapped();
@@ -475,15 +475,15 @@ fn the_cache_keeps_at_most_its_limit() {
         .map(|_| pages.allocate_root(layout(big, 8)).expect("root"))
         .collect();
     let mapped = pages.bytes_mapped();
-    assert!(mapped >= 5 * MmapPages::SEGMENT_SIZE);
+    assert!(mapped >= 5 * MmapPages::SEGMENT_MAPPED);
     for r in roots {
         // SAFETY: a live root.
         unsafe { pages.free_root(r) };
-        assert!(pages.bytes_cached() <= 2 * MmapPages::SEGMENT_SIZE);
+        assert!(pages.bytes_cached() <= 2 * MmapPages::SEGMENT_MAPPED);
     }
     // One segment stays with the heap, two in the cache, the rest went back.
-    assert_eq!(pages.bytes_cached(), 2 * MmapPages::SEGMENT_SIZE);
-    assert_eq!(pages.bytes_mapped(), 3 * MmapPages::SEGMENT_SIZE);
+    assert_eq!(pages.bytes_cached(), 2 * MmapPages::SEGMENT_MAPPED);
+    assert_eq!(pages.bytes_mapped(), 3 * MmapPages::SEGMENT_MAPPED);
     pages.trim_cache();
     assert_eq!((pages.bytes_mapped(), pages.bytes_cached()), (0, 0));
 }
@@ -593,4 +593,37 @@ fn heaps_of_exited_threads_are_adopted_with_their_memory() {
     assert!(mapped.windows(2).all(|w| w[0] == w[1]), "{mapped:?}");
     pages.trim_cache();
     assert_eq!(pages.bytes_mapped(), 0);
+}
+
+#[test]
+fn huge_roots_move_with_their_pages_when_they_grow() {
+    use core::alloc::GlobalAlloc;
+    let pages = linked_alloc::Linked::new(MmapPages::new());
+    let mut size = MmapPages::SEGMENT_SIZE;
+    let l = layout(size, 16);
+    // SAFETY: GlobalAlloc's calls with valid layouts; each pointer is used only while
+    // it is live.
+    unsafe {
+        let mut p = pages.alloc(l);
+        assert!(!p.is_null());
+        fill(NonNull::new(p).unwrap(), size, 7);
+        for _ in 0..3 {
+            let grown = pages.realloc(p, layout(size, 16), size * 2);
+            assert!(!grown.is_null());
+            check(NonNull::new(grown).unwrap(), size, 7);
+            fill(NonNull::new(grown).unwrap(), size * 2, 7);
+            p = grown;
+            size *= 2;
+            assert_eq!(pages.stats().bytes_in_use, size);
+            assert!(pages.backend().bytes_mapped() >= size);
+            // The old mapping is gone (under Miri the mapping keeps its slack).
+            assert!(cfg!(miri) || pages.backend().bytes_mapped() < size * 2);
+        }
+        let shrunk = pages.realloc(p, layout(size, 16), 1000);
+        check(NonNull::new(shrunk).unwrap(), 1000, 7);
+        pages.dealloc(shrunk, layout(1000, 16));
+    }
+    assert!(pages.stats().is_empty());
+    pages.backend().trim_cache();
+    assert_eq!(pages.backend().bytes_mapped(), 0);
 }
