@@ -29,7 +29,10 @@ use spin::mutex::SpinMutex;
 
 use crate::heap::{ABANDONED, FALLBACK, Heap};
 use crate::os::{self, MAP_ALIGN, Mapping};
-use crate::segment::{Found, PAGE_SIZE, SEGMENT_SIZE, Segment};
+use crate::segment::{Found, PAGE_SIZE, PURGE_DELAY, SEGMENT_SIZE, Segment};
+
+/// The most freed huge mappings the cache keeps.
+const HUGE_CACHE: usize = 4;
 
 /// Ids of allocators: each control gets the next, never 0.
 static NEXT_ID: AtomicUsize = AtomicUsize::new(1);
@@ -87,6 +90,9 @@ pub(crate) struct Control {
     /// is being set up or torn down, or when no memory is left for a heap).
     pub(crate) fallback: Heap,
     cache: SpinMutex<SegmentList>,
+    /// Freed huge blocks' mappings, kept for reuse (at most [`HUGE_CACHE`], and no more
+    /// bytes than the segment cache's limit).
+    huge_cache: SpinMutex<SegmentList>,
     /// Huge mappings that the OS refused to unmap, to try again.
     stuck: SpinMutex<SegmentList>,
     /// Bytes of segments and huge mappings mapped now (cache included).
@@ -117,6 +123,7 @@ impl Control {
             fallback_lock: SpinMutex::new(()),
             fallback: Heap::new(c.as_ptr(), FALLBACK, None),
             cache: SpinMutex::new(SegmentList::new()),
+            huge_cache: SpinMutex::new(SegmentList::new()),
             stuck: SpinMutex::new(SegmentList::new()),
             mapped: AtomicUsize::new(0),
             cached: AtomicUsize::new(0),
@@ -197,7 +204,7 @@ impl Control {
                 .fetch_sub(unsafe { seg.as_ref().mapping.len }, Relaxed);
             // SAFETY: a cached segment is ours and used by no one; its header is intact
             // and every page free.
-            unsafe { seg.as_ref().revive() };
+            unsafe { seg.as_ref().revive(false) };
             return Some(seg);
         }
         let (start, mapping) = os::map_aligned(SEGMENT_SIZE, SEGMENT_SIZE)?;
@@ -260,6 +267,25 @@ impl Control {
             }
         }
         cache.purge_at = next;
+        drop(cache);
+        let Some(mut huge) = self.huge_cache.try_lock() else {
+            return;
+        };
+        if huge.purge_at.is_none_or(|t| now < t) {
+            return;
+        }
+        let mut next: Option<Instant> = None;
+        let mut seg = huge.head;
+        while let Some(s) = NonNull::new(seg) {
+            // SAFETY: cached segments are ours, used by no one; we hold the cache's lock.
+            unsafe {
+                if let Some(t) = Segment::purge_huge(s, now) {
+                    next = Some(next.map_or(t, |n| n.min(t)));
+                }
+                seg = s.as_ref().next.get();
+            }
+        }
+        huge.purge_at = next;
     }
 
     /// A huge block of at least `size` bytes in a mapping of its own.
@@ -268,6 +294,9 @@ impl Control {
             .checked_add(PAGE_SIZE + MAP_ALIGN - 1)
             .filter(|&n| n <= isize::MAX as usize / 2)?
             & !(MAP_ALIGN - 1);
+        if let Some(found) = self.reuse_huge(len - PAGE_SIZE) {
+            return Some(found);
+        }
         let (start, mapping) = os::map_aligned(len, SEGMENT_SIZE)?;
         self.mapped.fetch_add(mapping.len, Relaxed);
         let room = len - PAGE_SIZE;
@@ -277,6 +306,32 @@ impl Control {
             block: Segment::page_start(seg, 1),
             room,
         })
+    }
+
+    /// A cached huge mapping with room for `room` bytes, and not more than four times
+    /// that (so a block that doubles grows into it without moving).
+    fn reuse_huge(&self, room: usize) -> Option<Found> {
+        let mut cache = self.huge_cache.lock();
+        let mut link: *mut *mut Segment = &raw mut cache.head;
+        // SAFETY: segments on the list are ours, used by no one; we hold its lock.
+        unsafe {
+            while let Some(seg) = NonNull::new(*link) {
+                let s = seg.as_ref();
+                if s.huge_room >= room && s.huge_room / 4 <= room {
+                    *link = s.next.get();
+                    cache.len -= 1;
+                    self.cached.fetch_sub(s.mapping.len, Relaxed);
+                    s.revive(true);
+                    s.purge_at.set(None);
+                    return Some(Found {
+                        block: Segment::page_start(seg, 1),
+                        room: s.huge_room,
+                    });
+                }
+                link = s.next.as_ptr();
+            }
+        }
+        None
     }
 
     /// Moves a huge block's pages to a new mapping of `size` bytes of block (aligned to
@@ -330,11 +385,23 @@ impl Control {
     ///
     /// # Safety
     /// `seg` is a huge segment of ours whose block is dead and unused afterwards.
-    pub(crate) unsafe fn free_huge(&self, seg: NonNull<Segment>) {
+    pub(crate) unsafe fn free_huge(&self, seg: NonNull<Segment>) -> Option<Instant> {
         // SAFETY: the caller's precondition.
         let s = unsafe { seg.as_ref() };
         s.retire();
         let mapping = s.mapping;
+        if self.cache_limit > 0 && mapping.len <= self.cache_limit * SEGMENT_SIZE {
+            let mut cache = self.huge_cache.lock();
+            if cache.len < HUGE_CACHE {
+                // Its memory goes back to the OS unless a block takes it again soon.
+                let at = Instant::now() + PURGE_DELAY;
+                s.purge_at.set(Some(at));
+                cache.purge_at = Some(cache.purge_at.map_or(at, |t| t.min(at)));
+                cache.push(seg);
+                self.cached.fetch_add(mapping.len, Relaxed);
+                return Some(at);
+            }
+        }
         // SAFETY: the whole mapping is ours and unused.
         if unsafe { os::unmap(mapping) }.is_ok() {
             self.mapped.fetch_sub(mapping.len, Relaxed);
@@ -343,19 +410,22 @@ impl Control {
             self.cached.fetch_add(mapping.len, Relaxed);
             self.stuck.lock().push(seg);
         }
+        None
     }
 
     /// Unmaps the cache and the stuck huge mappings. What the OS refuses stays.
     pub(crate) fn trim(&self) {
-        let (cache, stuck) = {
+        let (cache, huge, stuck) = {
             let mut c = self.cache.lock();
+            let mut h = self.huge_cache.lock();
             let mut s = self.stuck.lock();
             (
                 core::mem::replace(&mut *c, SegmentList::new()),
+                core::mem::replace(&mut *h, SegmentList::new()),
                 core::mem::replace(&mut *s, SegmentList::new()),
             )
         };
-        for (mut list, is_cache) in [(cache, true), (stuck, false)] {
+        for (mut list, is_cache) in [(cache, true), (huge, false), (stuck, false)] {
             while let Some(seg) = list.pop() {
                 // SAFETY: segments on these lists are ours and used by no one.
                 let mapping = unsafe { seg.as_ref().mapping };

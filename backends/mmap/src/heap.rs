@@ -252,7 +252,9 @@ impl Heap {
         let s = unsafe { seg.as_ref() };
         if s.is_huge() {
             // SAFETY: the block is the huge segment's only block, which dies now.
-            unsafe { (*s.control).free_huge(seg) };
+            if let Some(at) = unsafe { (*s.control).free_huge(seg) } {
+                self.note_purge(at);
+            }
             return;
         }
         let i = Segment::page_index(seg, block.as_ptr());

@@ -271,9 +271,10 @@ impl Segment {
         self.tag.store(TAG_FREE, Relaxed);
     }
 
-    /// Marks a cached segment live again.
-    pub(crate) fn revive(&self) {
-        self.tag.store(TAG_NORMAL, Relaxed);
+    /// Marks a cached segment live again (`huge`: as a huge segment).
+    pub(crate) fn revive(&self, huge: bool) {
+        self.tag
+            .store(if huge { TAG_HUGE } else { TAG_NORMAL }, Relaxed);
     }
 
     /// The segment that holds `p`, with `p`'s provenance.
@@ -379,6 +380,25 @@ impl Segment {
         let at = Instant::now() + PURGE_DELAY;
         seg.purge_at.set(Some(at));
         at
+    }
+
+    /// Gives the memory of a cached huge segment's block back to the OS (it stays
+    /// mapped), if its purge is due at `now`. Returns when it is due, if later.
+    ///
+    /// # Safety
+    /// The caller holds the cache of huge segments that `seg` is on.
+    pub(crate) unsafe fn purge_huge(seg: NonNull<Segment>, now: Instant) -> Option<Instant> {
+        // SAFETY: the caller's precondition.
+        let s = unsafe { seg.as_ref() };
+        let at = s.purge_at.get()?;
+        if at > now {
+            return Some(at);
+        }
+        // SAFETY: the block's pages follow the header page, in the mapping; nothing
+        // in them is needed.
+        unsafe { crate::os::purge(Self::page_start(seg, 1), s.huge_room) };
+        s.purge_at.set(None);
+        None
     }
 
     /// Gives the memory of the segment's dirty pages back to the OS (they stay mapped
