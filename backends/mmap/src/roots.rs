@@ -514,7 +514,10 @@ pub(crate) unsafe fn free_root(heap: &Heap, found: Found, root: NonNull<u8>) {
     // SAFETY: the root's headers are ours; the block is dead from here.
     unsafe {
         rh.meta.store(0, Relaxed);
-        retire(found.block);
+        if found.block.as_ptr().addr() + HEADER != root.as_ptr().addr() {
+            // The padding header in front.
+            retire(found.block);
+        }
         heap.free(found.block);
     }
     heap.count(-1, -(children as isize), -(bytes as isize));

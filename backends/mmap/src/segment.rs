@@ -85,34 +85,40 @@ pub(crate) enum PageKind {
 /// were written before the block was handed out, and change only once the page is free
 /// again) or gives a block back from another thread (`thread_free`). The `Cell`s belong
 /// to the heap that owns the segment: only the thread that holds that heap touches them.
+///
+/// One cache line per page (`align(64)`), the fields of the hot paths first.
+#[repr(C, align(64))]
 #[derive(Debug)]
 pub(crate) struct Page {
     kind: AtomicU8,
     /// SpanTail: index of the head page; SpanHead: number of pages.
     span: AtomicU8,
+    /// Small: the size class.
+    pub(crate) class: Cell<u8>,
+    /// Owner: on the heap's list of full pages (else on its class's queue).
+    pub(crate) in_full: Cell<bool>,
     /// Small: the size class's block size.
     block_size: AtomicU32,
     /// Small: `ceil(2^32 / block_size)`: block index = `offset * magic >> 32`.
     magic: AtomicU32,
-    /// Small: the size class.
-    pub(crate) class: Cell<u8>,
-    /// Blocks given back by other threads, or [`FULL`] (then they go to the heap's
-    /// list instead). Null, FULL, or a list of blocks.
-    pub(crate) thread_free: AtomicPtr<Block>,
+    /// Owner: blocks handed out and not back on `free` (those on `thread_free` count).
+    pub(crate) used: Cell<u32>,
     /// Owner: the page's free list.
     pub(crate) free: Cell<*mut Block>,
     /// Owner: blocks past `bump` (up to `end`) were never handed out.
     pub(crate) bump: Cell<*mut u8>,
     /// Owner: the end of the page's blocks.
     pub(crate) end: Cell<usize>,
-    /// Owner: blocks handed out and not back on `free` (those on `thread_free` count).
-    pub(crate) used: Cell<u32>,
-    /// Owner: on the heap's list of full pages (else on its class's queue).
-    pub(crate) in_full: Cell<bool>,
+    /// Blocks given back by other threads, or [`FULL`] (then they go to the heap's
+    /// list instead). Null, FULL, or a list of blocks.
+    pub(crate) thread_free: AtomicPtr<Block>,
     /// Owner: the queue's links.
     pub(crate) next: Cell<*mut Page>,
     pub(crate) prev: Cell<*mut Page>,
 }
+
+#[cfg(target_pointer_width = "64")]
+const _: () = assert!(size_of::<Page>() == 64);
 
 /// What `thread_free` holds while the page sits on its heap's list of full pages: other
 /// threads then give their blocks to the heap (whose list the owner drains) instead of
