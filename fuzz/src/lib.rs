@@ -80,6 +80,7 @@ pub fn run_checked<B: LinkedAllocator>(
 /// runs. Each makes a fresh backend and runs [`run`] or [`run_checked`] on the input.
 pub mod targets {
     use linked_alloc::Linked;
+    use linked_alloc_mmap::MmapPages;
     use linked_alloc_pool::StaticPool;
     use linked_alloc_system::SystemHeap;
 
@@ -92,6 +93,27 @@ pub mod targets {
             Config::UNBOUNDED,
             &decode(data),
         );
+    }
+
+    /// `MmapPages` against the shadow model. An odd first byte picks no cache at all
+    /// (every empty segment and freed huge block goes back to the OS at once), an even
+    /// one the defaults. After every action the allocator's figures must hold together;
+    /// once all is freed and the cache trimmed, nothing may stay mapped.
+    pub fn mmap(data: &[u8]) {
+        let pages = match data.first() {
+            Some(b) if b % 2 == 1 => MmapPages::new().with_cache_limit(0),
+            _ => MmapPages::new(),
+        };
+        let linked = Linked::new(pages);
+        run_checked(&linked, Config::UNBOUNDED, &decode(data), |p| {
+            assert!(
+                p.bytes_cached() <= p.bytes_mapped(),
+                "cache larger than the mappings"
+            );
+        });
+        assert!(linked.stats().is_empty(), "the model freed everything");
+        linked.backend().trim_cache();
+        assert_eq!(linked.backend().bytes_mapped(), 0, "a mapping leaked");
     }
 
     /// `StaticPool` against the shadow model: a 256 KiB pool, so that requests both fit

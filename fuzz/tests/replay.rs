@@ -4,9 +4,7 @@
 
 use std::path::Path;
 
-use linked_alloc::Linked;
-use linked_alloc_fuzz::{Config, decode, pseudo_random_input, run_checked, targets};
-use linked_alloc_mmap::MmapPages;
+use linked_alloc_fuzz::{decode, pseudo_random_input, targets};
 
 /// Every file of `regressions/<target>/`, as bytes.
 fn saved(target: &str) -> Vec<(String, Vec<u8>)> {
@@ -51,8 +49,7 @@ fn replay(target: &str, one: impl Fn(&[u8])) {
     eprintln!("{target}: {total} pseudo-random actions");
 }
 
-// The bodies are those of `fuzz_targets/*.rs`: `linked_alloc_fuzz::targets` for the
-// system heap and the pool; the mmap target's body is repeated below.
+// The bodies are those of `fuzz_targets/*.rs`: `linked_alloc_fuzz::targets`.
 
 #[test]
 fn system() {
@@ -61,18 +58,7 @@ fn system() {
 
 #[test]
 fn mmap() {
-    replay("mmap", |data| {
-        let pages = match data.first() {
-            Some(b) if b % 2 == 1 => MmapPages::new().with_cache_limit(2),
-            _ => MmapPages::new(),
-        };
-        run_checked(&Linked::new(pages), Config::UNBOUNDED, &decode(data), |p| {
-            assert!(
-                p.bytes_cached() <= p.bytes_mapped(),
-                "cache larger than the mappings"
-            );
-        });
-    });
+    replay("mmap", targets::mmap);
 }
 
 #[test]
