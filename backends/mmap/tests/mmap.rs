@@ -461,7 +461,9 @@ fn big_and_huge_blocks() {
         // The huge root's mapping waits in the cache for the next huge block.
         assert!(pages.bytes_cached() >= huge);
         assert_eq!(pages.bytes_mapped(), before);
-        let again = pages.allocate_root(layout(huge - 1000, 64)).expect("huge root");
+        let again = pages
+            .allocate_root(layout(huge - 1000, 64))
+            .expect("huge root");
         assert_eq!(pages.bytes_cached(), 0, "reused");
         pages.free_root(again);
         pages.free_root(root);
