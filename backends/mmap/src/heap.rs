@@ -328,7 +328,7 @@ impl Heap {
             // Back from the full list: other threads may give to the page again.
             self.unlink(page);
             page.thread_free.store(ptr::null_mut(), Release);
-            self.push_front(page.class.get() as usize, ptr);
+            self.push_second(page.class.get() as usize, ptr);
         } else if used == 0 && self.queues[page.class.get() as usize].get() != ptr {
             self.unlink(page);
             let spare = &self.spare[page.class.get() as usize];
@@ -585,6 +585,30 @@ impl Heap {
             unsafe { h.as_ref().prev.set(page) };
         }
         self.queues[c].set(page);
+    }
+
+    /// Puts a page on its class's queue right after the first page (or first, if the
+    /// queue is empty): a page that has room again does not displace the page being
+    /// allocated from, so a page that gets one block back is not taken up for that one
+    /// block, then found full again, over and over.
+    fn push_second(&self, c: usize, page: *mut Page) {
+        let Some(head) = NonNull::new(self.queues[c].get()) else {
+            self.push_front(c, page);
+            return;
+        };
+        // SAFETY: `page` is a live page of ours, on no list; `head` and its next are
+        // live pages on our queue.
+        unsafe {
+            let p = &*page;
+            let h = head.as_ref();
+            p.in_full.set(false);
+            p.prev.set(head.as_ptr());
+            p.next.set(h.next.get());
+            if let Some(n) = NonNull::new(h.next.get()) {
+                n.as_ref().prev.set(page);
+            }
+            h.next.set(page);
+        }
     }
 
     /// Takes a page off its queue or off the full list.

@@ -42,11 +42,17 @@
 //! - **Alignment.** The rules of [`linked_alloc::align`], for roots and children, up to
 //!   [`MmapPages::MAX_ALIGN`] (64 KiB); larger alignments are [`AllocError`].
 //! - **Memory back to the OS.** A segment whose pages are all free goes to a cache of
-//!   at most [`cache_limit`](MmapPages::cache_limit) segments (16 by default); beyond
-//!   that it is unmapped at once, and huge blocks are unmapped when freed.
-//!   [`trim_cache`](MmapPages::trim_cache) unmaps the cache, after collecting the empty
-//!   pages of the calling thread's heap and of exited threads' heaps. Free pages inside
-//!   a segment that is still in use stay mapped until the segment empties.
+//!   at most [`cache_limit`](MmapPages::cache_limit) segments (256 by default on 64-bit
+//!   targets); beyond that it is unmapped at once. Up to four freed huge blocks'
+//!   mappings are cached too, for the next huge block. The memory of free pages, of
+//!   cached segments and of cached huge mappings goes back to the OS
+//!   (`madvise(MADV_DONTNEED)`: they stay mapped, as address space) when they have not
+//!   been used again for 100 ms; the check runs on the allocator's slow paths, so an
+//!   idle thread's heap keeps its pages until it allocates again or
+//!   [`trim_cache`](MmapPages::trim_cache) runs. `trim_cache` unmaps the caches, after
+//!   collecting the empty pages of the calling thread's heap and of exited threads'
+//!   heaps. Free pages inside a segment that is still in use stay mapped (purged) until
+//!   the segment empties.
 //! - **A bounded number of mappings.** The OS sees one mapping per segment (4 MiB), per
 //!   huge block, per heap and one for the allocator's own state, never one per root.
 //!   A `munmap` that the OS refuses (the kernel's limit on mappings) is counted in
@@ -193,13 +199,21 @@ impl MmapPages {
     /// ```
     pub const MAX_ALIGN: usize = roots::MAX_ALIGN;
 
-    /// The cache limit of [`new`](Self::new): 16 free segments (64 MiB).
+    /// The cache limit of [`new`](Self::new): 256 free segments (1 GiB of address
+    /// space) on 64-bit targets, 8 (32 MiB) on others. The cache costs address space,
+    /// not memory, once its segments are purged (100 ms after they were freed); a
+    /// program that frees a large structure and builds it again within that time finds
+    /// its pages still resident.
     ///
     /// ```
     /// # use linked_alloc_mmap::MmapPages;
     /// assert_eq!(MmapPages::new().cache_limit(), MmapPages::DEFAULT_CACHE_LIMIT);
     /// ```
-    pub const DEFAULT_CACHE_LIMIT: usize = 16;
+    pub const DEFAULT_CACHE_LIMIT: usize = if cfg!(target_pointer_width = "64") {
+        256
+    } else {
+        8
+    };
 
     /// An allocator with nothing live and nothing mapped. `const`, for `static`s.
     ///

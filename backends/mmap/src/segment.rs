@@ -51,7 +51,7 @@ pub(crate) const ALL_FREE: u64 = if PAGES == 64 {
 /// How long a free page keeps its memory before it goes back to the OS
 /// (`MADV_DONTNEED`): pages used again within this time are reused without page
 /// faults; pages left free longer stop counting in the process's resident memory.
-pub(crate) const PURGE_DELAY: Duration = Duration::from_millis(10);
+pub(crate) const PURGE_DELAY: Duration = Duration::from_millis(100);
 /// The most pages a span (one large block inside a segment) takes: half a segment.
 pub(crate) const MAX_SPAN_PAGES: usize = PAGES / 2;
 
