@@ -123,6 +123,25 @@ impl TallocContext {
     }
 }
 
+/// `Allocator::grow` and `Allocator::shrink`, written once: both are `talloc_realloc`
+/// ([`TallocContext::resize`]), which serves either direction.
+macro_rules! grow_and_shrink_by_realloc {
+    ($($method:ident),+) => {
+        $(
+            unsafe fn $method(
+                &self,
+                ptr: NonNull<u8>,
+                _old: Layout,
+                new: Layout,
+            ) -> Result<NonNull<[u8]>, AllocError> {
+                // SAFETY: `Allocator::grow`'s and `Allocator::shrink`'s caller passes a
+                // live block of ours.
+                unsafe { self.resize(ptr, new) }
+            }
+        )+
+    };
+}
+
 // SAFETY: blocks are distinct live talloc children of the context, aligned to 16
 // (larger alignments are refused), live until deallocated or the context drops (which
 // every `&TallocContext` borrow precedes); `talloc_realloc` keeps the contents.
@@ -137,23 +156,5 @@ unsafe impl Allocator for &TallocContext {
         unsafe { _talloc_free(ptr.as_ptr().cast(), NAME.as_ptr()) };
     }
 
-    unsafe fn grow(
-        &self,
-        ptr: NonNull<u8>,
-        _old: Layout,
-        new: Layout,
-    ) -> Result<NonNull<[u8]>, AllocError> {
-        // SAFETY: `Allocator::grow`'s caller passes a live block of ours.
-        unsafe { self.resize(ptr, new) }
-    }
-
-    unsafe fn shrink(
-        &self,
-        ptr: NonNull<u8>,
-        _old: Layout,
-        new: Layout,
-    ) -> Result<NonNull<[u8]>, AllocError> {
-        // SAFETY: `Allocator::shrink`'s caller passes a live block of ours.
-        unsafe { self.resize(ptr, new) }
-    }
+    grow_and_shrink_by_realloc!(grow, shrink);
 }
