@@ -9,7 +9,6 @@ use core::ptr::{self, NonNull};
 use allocator_api2::alloc::{AllocError, Allocator};
 
 use super::contender::{AllocUser, Contender};
-use super::footprint::heap_in_use;
 
 #[link(name = "talloc")]
 // SAFETY: the signatures are those of `/usr/include/talloc.h` (talloc 2.x).
@@ -80,10 +79,6 @@ impl Contender for Talloc {
     fn with_allocator<U: AllocUser>(&self, user: U) -> Option<U::Output> {
         let context = TallocContext(allocate(ptr::null(), Layout::new::<u64>())?);
         Some(user.run(&context))
-    }
-
-    fn footprint(&self) -> Option<usize> {
-        heap_in_use()
     }
 }
 
