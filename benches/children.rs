@@ -11,9 +11,7 @@
 //! `cargo bench --bench children [--features talloc] [-- --warm-up-time 1
 //! --measurement-time 3]`
 
-use criterion::{Criterion, criterion_group, criterion_main};
-
-use linked_alloc_testkit::workloads::{Kind, Sizes, Workload, bench};
+use linked_alloc_testkit::workloads::{Kind, Sizes, Workload};
 
 /// How many children per root, of 64 bytes: 64 KB (one 64 KiB run of `MmapPages`),
 /// 640 KB (ten runs), 6.4 MB (about 100 runs: more than its run cache keeps, so part of
@@ -21,20 +19,15 @@ use linked_alloc_testkit::workloads::{Kind, Sizes, Workload, bench};
 /// `compare`, also with mixed sizes).
 const COUNTS: [usize; 4] = [1_000, 10_000, 100_000, 1_000_000];
 
-/// The workload at each of [`COUNTS`] (and mixed sizes at the largest), on every
-/// contender.
-fn children(c: &mut Criterion) {
+/// The workload at each of [`COUNTS`] (and mixed sizes at the largest).
+fn children_workloads() -> Vec<Workload> {
     let mut all: Vec<Workload> = COUNTS
         .iter()
         .map(|&n| Workload::new(Kind::Tree(n), Sizes::fixed_64()))
         .collect();
     all.push(Workload::new(Kind::Tree(COUNTS[3]), Sizes::mixed()));
-    bench::every_contender(c, &all);
+    all
 }
 
-criterion_group! {
-    name = benches;
-    config = bench::criterion();
-    targets = children
-}
-criterion_main!(benches);
+// Benches them on every contender.
+linked_alloc_testkit::bench_workloads!(children: children_workloads());

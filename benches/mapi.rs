@@ -7,22 +7,15 @@
 //! `cargo bench --bench mapi [--features talloc]`; HTML reports in
 //! `$CARGO_TARGET_DIR/criterion/report/index.html`.
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use linked_alloc_testkit::workloads::{Kind, Workload};
 
-use linked_alloc_testkit::workloads::{Kind, Workload, bench};
-
-/// Every workload but the tree, on every contender.
-fn mapi(c: &mut Criterion) {
-    let all: Vec<Workload> = Workload::all()
+/// Every workload but the tree.
+fn mapi_workloads() -> Vec<Workload> {
+    Workload::all()
         .into_iter()
         .filter(|w| !matches!(w.kind(), Kind::Tree(_)))
-        .collect();
-    bench::every_contender(c, &all);
+        .collect()
 }
 
-criterion_group! {
-    name = benches;
-    config = bench::criterion();
-    targets = mapi
-}
-criterion_main!(benches);
+// Benches them on every contender.
+linked_alloc_testkit::bench_workloads!(mapi: mapi_workloads());

@@ -9,21 +9,8 @@ use std::ptr::NonNull;
 use std::time::{Duration, Instant};
 
 use linked_alloc::{Linked, LinkedAllocator, Stats};
-
-/// A property value, as in MAPI's `SPropValue` (a tag and a string here).
-#[repr(C)]
-struct PropValue {
-    tag: u32,
-    len: u32,
-    string: *const u8,
-}
-
-/// A row: its property values, as in MAPI's `SRow`.
-#[repr(C)]
-struct Row {
-    count: u32,
-    props: *mut PropValue,
-}
+// MAPI's `SPropValue` and `SRow`, as the benches' row-set workload builds them too.
+use linked_alloc_testkit::mapi_rows::{PropValue, Row};
 
 /// The row set, as in MAPI's `SRowSet`: a count followed by the rows.
 #[repr(C)]

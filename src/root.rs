@@ -322,6 +322,27 @@ impl<B: LinkedAllocator> Drop for Root<'_, B> {
     }
 }
 
+/// `Allocator::grow` and `Allocator::shrink` of an allocator-api2 version, written
+/// once: both go to `Root::resize`, which serves either direction.
+macro_rules! grow_and_shrink {
+    ($api:ident: $($method:ident),+) => {
+        $(
+            #[inline]
+            unsafe fn $method(
+                &self,
+                ptr: NonNull<u8>,
+                old: Layout,
+                new: Layout,
+            ) -> Result<NonNull<[u8]>, $api::alloc::AllocError> {
+                // SAFETY: `Allocator::grow`'s and `Allocator::shrink`'s caller passes a
+                // live block of ours with `old`, and a `new.size()` on the side of
+                // `old.size()` that the method's name says; `resize` serves either.
+                unsafe { self.resize(ptr, old, new) }.map_err(|_| $api::alloc::AllocError)
+            }
+        )+
+    };
+}
+
 /// Implements an allocator-api2 version's `Allocator` for `&Root` by forwarding to the
 /// one implementation above (so 0.2 and 0.4 share every line of logic).
 macro_rules! impl_allocator {
@@ -345,29 +366,7 @@ macro_rules! impl_allocator {
                 unsafe { self.dealloc_child(ptr, layout) }
             }
 
-            #[inline]
-            unsafe fn grow(
-                &self,
-                ptr: NonNull<u8>,
-                old: Layout,
-                new: Layout,
-            ) -> Result<NonNull<[u8]>, $api::alloc::AllocError> {
-                // SAFETY: `Allocator::grow`'s caller passes a live block of ours with
-                // `old`, and `new.size() >= old.size()`.
-                unsafe { self.resize(ptr, old, new) }.map_err(|_| $api::alloc::AllocError)
-            }
-
-            #[inline]
-            unsafe fn shrink(
-                &self,
-                ptr: NonNull<u8>,
-                old: Layout,
-                new: Layout,
-            ) -> Result<NonNull<[u8]>, $api::alloc::AllocError> {
-                // SAFETY: `Allocator::shrink`'s caller passes a live block of ours with
-                // `old`, and `new.size() <= old.size()`.
-                unsafe { self.resize(ptr, old, new) }.map_err(|_| $api::alloc::AllocError)
-            }
+            grow_and_shrink!($api: grow, shrink);
         }
     };
 }

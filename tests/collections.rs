@@ -166,32 +166,18 @@ fn threads_share_a_root<B: LinkedAllocator + Sync>(heap: &Linked<B>) {
 
 macro_rules! collections_on {
     ($name:ident, $make:expr) => {
+        collections_on!($name, $make; vec_push_extend_shrink, boxes, map_of_vecs,
+            grow_and_shrink_keep_data, raw_round_trip, threads_share_a_root);
+    };
+    ($name:ident, $make:expr; $($test:ident),+) => {
         mod $name {
             use super::*;
-            #[test]
-            fn vec_push_extend_shrink() {
-                super::vec_push_extend_shrink(&Linked::new($make));
-            }
-            #[test]
-            fn boxes() {
-                super::boxes(&Linked::new($make));
-            }
-            #[test]
-            fn map_of_vecs() {
-                super::map_of_vecs(&Linked::new($make));
-            }
-            #[test]
-            fn grow_and_shrink_keep_data() {
-                super::grow_and_shrink_keep_data(&Linked::new($make));
-            }
-            #[test]
-            fn raw_round_trip() {
-                super::raw_round_trip(&Linked::new($make));
-            }
-            #[test]
-            fn threads_share_a_root() {
-                super::threads_share_a_root(&Linked::new($make));
-            }
+            $(
+                #[test]
+                fn $test() {
+                    super::$test(&Linked::new($make));
+                }
+            )+
         }
     };
 }

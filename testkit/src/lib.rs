@@ -5,6 +5,8 @@
 //!
 //! - [`failing`]: [`FailingAt<B>`](failing::FailingAt), a backend wrapper that refuses
 //!   its k-th allocation request: out-of-memory at the trait's boundary.
+//! - [`mapi_rows`]: the MAPI row structs (`SPropValue`, `SRow`) that the row-set
+//!   workload and `examples/tour.rs` build.
 //! - [`os_fault`]: the countdown that refuses the k-th request a backend makes to the
 //!   OS, which a backend asks in its `#[cfg(test)]` builds; and [`os_faults`], the one
 //!   workload that runs it over any backend, the backend supplying only what differs.
@@ -33,6 +35,7 @@
 //! ```
 
 pub mod failing;
+pub mod mapi_rows;
 pub mod os_fault;
 pub mod os_faults;
 pub mod workloads;

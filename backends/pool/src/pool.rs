@@ -265,6 +265,44 @@ impl PoolCore {
     }
 }
 
+/// Implements the inspection methods (`capacity`, `free_bytes`, `largest_free_block`,
+/// `check_integrity`) of a pool type (with its generic parameters in brackets) that has
+/// a field `core: PoolCore` and a method `region(&self) -> Region`, each with the docs
+/// written before its name (each type keeps its own docs and examples; the logic is
+/// here once).
+macro_rules! inspection_over_core {
+    (
+        impl[$($generics:tt)*] $pool:ty;
+        $(#[$capacity:meta])* capacity;
+        $(#[$free_bytes:meta])* free_bytes;
+        $(#[$largest_free_block:meta])* largest_free_block;
+        $(#[$check_integrity:meta])* check_integrity;
+    ) => {
+        impl<$($generics)*> $pool {
+            $(#[$capacity])*
+            pub fn capacity(&self) -> usize {
+                self.core.capacity(self.region())
+            }
+
+            $(#[$free_bytes])*
+            pub fn free_bytes(&self) -> usize {
+                self.core.free_bytes(self.region())
+            }
+
+            $(#[$largest_free_block])*
+            pub fn largest_free_block(&self) -> usize {
+                self.core.largest_free_block(self.region())
+            }
+
+            $(#[$check_integrity])*
+            pub fn check_integrity(&self) -> Result<usize, &'static str> {
+                self.core.check(self.region())
+            }
+        }
+    };
+}
+pub(crate) use inspection_over_core;
+
 /// Implements [`LinkedAllocator`](linked_alloc::LinkedAllocator) for a pool type (with
 /// its generic parameters in brackets) that has a field `core: PoolCore` and a method
 /// `region(&self) -> Region` giving the same valid region on every call: every call

@@ -71,7 +71,11 @@ impl PoolRegion {
         // fields never change.
         unsafe { Region::new(self.base, self.len) }
     }
+}
 
+// The inspection methods: the logic is in `pool.rs`, the docs here.
+crate::pool::inspection_over_core! {
+    impl[] PoolRegion;
     /// Bytes the blocks can take, headers included: the region less the alignment of
     /// its start and the tables. Takes the lock.
     ///
@@ -82,9 +86,7 @@ impl PoolRegion {
     /// let pool = PoolRegion::new(unsafe { &mut *(&raw mut BYTES) });
     /// assert!(pool.capacity() < 100);
     /// ```
-    pub fn capacity(&self) -> usize {
-        self.core.capacity(self.region())
-    }
+    capacity;
 
     /// Bytes in free blocks, headers included; see
     /// [`StaticPool::free_bytes`](crate::StaticPool::free_bytes).
@@ -96,9 +98,7 @@ impl PoolRegion {
     /// let pool = PoolRegion::new(unsafe { &mut *(&raw mut BYTES) });
     /// assert_eq!(pool.free_bytes(), pool.capacity());
     /// ```
-    pub fn free_bytes(&self) -> usize {
-        self.core.free_bytes(self.region())
-    }
+    free_bytes;
 
     /// The payload bytes of the largest free block; see
     /// [`StaticPool::largest_free_block`](crate::StaticPool::largest_free_block).
@@ -110,9 +110,7 @@ impl PoolRegion {
     /// let pool = PoolRegion::new(unsafe { &mut *(&raw mut BYTES) });
     /// assert!(pool.largest_free_block() < pool.free_bytes());
     /// ```
-    pub fn largest_free_block(&self) -> usize {
-        self.core.largest_free_block(self.region())
-    }
+    largest_free_block;
 
     /// Checks the pool's invariants; see
     /// [`StaticPool::check_integrity`](crate::StaticPool::check_integrity).
@@ -127,9 +125,7 @@ impl PoolRegion {
     ///
     /// # Errors
     /// A description of the first broken invariant found.
-    pub fn check_integrity(&self) -> Result<usize, &'static str> {
-        self.core.check(self.region())
-    }
+    check_integrity;
 }
 
 impl fmt::Debug for PoolRegion {

@@ -99,7 +99,11 @@ impl<const N: usize> StaticPool<N> {
         // field), and they move only together with `core`.
         unsafe { Region::new(base, N) }
     }
+}
 
+// The inspection methods: the logic is in `pool.rs`, the docs here.
+crate::pool::inspection_over_core! {
+    impl[const N: usize] StaticPool<N>;
     /// Bytes the blocks can take, headers included: `N` less the tables. Takes the lock
     /// (and lays out the pool if this is its first call).
     ///
@@ -108,9 +112,7 @@ impl<const N: usize> StaticPool<N> {
     /// let pool = StaticPool::<65536>::new();
     /// assert!(pool.capacity() <= 65536 && pool.capacity() > 60_000);
     /// ```
-    pub fn capacity(&self) -> usize {
-        self.core.capacity(self.region())
-    }
+    capacity;
 
     /// Bytes in free blocks, headers included: [`capacity`](Self::capacity) when
     /// nothing is live. O(1).
@@ -127,9 +129,7 @@ impl<const N: usize> StaticPool<N> {
     /// assert_eq!(heap.backend().free_bytes(), full);
     /// # Ok::<(), linked_alloc::AllocError>(())
     /// ```
-    pub fn free_bytes(&self) -> usize {
-        self.core.free_bytes(self.region())
-    }
+    free_bytes;
 
     /// The payload bytes of the largest free block (0 if none): with
     /// [`free_bytes`](Self::free_bytes), the measure of fragmentation. A request of
@@ -149,9 +149,7 @@ impl<const N: usize> StaticPool<N> {
     /// unsafe { heap.free_buffer(all) };
     /// # Ok::<(), linked_alloc::AllocError>(())
     /// ```
-    pub fn largest_free_block(&self) -> usize {
-        self.core.largest_free_block(self.region())
-    }
+    largest_free_block;
 
     /// Walks every block (O(n)) and checks the pool's invariants: blocks tile the
     /// heap, free blocks never touch, the free lists and counts agree, the live map
@@ -167,9 +165,7 @@ impl<const N: usize> StaticPool<N> {
     /// # Errors
     /// A description of the first broken invariant found (only after undefined
     /// behaviour, such as a write past the end of a block).
-    pub fn check_integrity(&self) -> Result<usize, &'static str> {
-        self.core.check(self.region())
-    }
+    check_integrity;
 }
 
 impl<const N: usize> Default for StaticPool<N> {

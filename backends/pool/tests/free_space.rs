@@ -17,6 +17,27 @@ fn layout(size: usize, align: usize) -> Layout {
     Layout::from_size_align(size, align).unwrap()
 }
 
+/// A pool of `$bytes` bytes of the test's own, in a `static` of the test (never moved,
+/// and too big for the stack in a debug build).
+macro_rules! own_pool {
+    ($bytes:expr) => {{
+        static POOL: StaticPool<{ $bytes }> = StaticPool::new();
+        &POOL
+    }};
+}
+
+/// Frees `root`, the last live root of `pool`, and checks that the pool is one free
+/// block again.
+///
+/// # Safety
+/// `root` is a live root of `pool`, and its blocks are not used afterwards.
+#[track_caller]
+unsafe fn free_last_root<const N: usize>(pool: &StaticPool<N>, root: NonNull<u8>) {
+    // SAFETY: the caller's precondition.
+    unsafe { pool.free_root(root) };
+    assert_eq!(pool.check_integrity(), Ok(1));
+}
+
 /// A live block made by a test: where, how big, its pattern seed.
 #[derive(Clone, Copy, Debug)]
 struct Block {
@@ -101,8 +122,7 @@ fn free_all(pool: &impl LinkedAllocator, rng: &mut Rng, mut trees: Vec<Tree>) {
 #[test]
 fn fill_free_fill_again() {
     const N: usize = if cfg!(miri) { 6 * 1024 } else { 256 * 1024 };
-    static POOL: StaticPool<N> = StaticPool::new();
-    let pool = &POOL;
+    let pool = own_pool!(N);
     let capacity = pool.capacity();
     let mut rng = Rng::new(42);
     for round in 0..iterations(12, 2) {
@@ -158,17 +178,15 @@ fn fill_free_fill_again() {
     let all = pool.allocate_root(layout(capacity - HEADER, 8)).unwrap();
     fill(all, capacity - HEADER, 1);
     check(all, capacity - HEADER, 1);
-    // SAFETY: `all` is a live root of POOL.
-    unsafe { pool.free_root(all) };
-    assert_eq!(pool.check_integrity(), Ok(1));
+    // SAFETY: `all` is the last live root of POOL.
+    unsafe { free_last_root(pool, all) };
 }
 
 /// Neighbours merge in every order of freeing: three adjacent roots between two kept
 /// ones, freed in each of the 6 orders, always end as one free block between them.
 #[test]
 fn adjacent_free_blocks_coalesce() {
-    static POOL: StaticPool<8192> = StaticPool::new();
-    let pool = &POOL;
+    let pool = own_pool!(8192);
     let orders = [
         [0, 1, 2],
         [0, 2, 1],
@@ -226,8 +244,7 @@ fn adjacent_free_blocks_coalesce() {
 /// it is live, and stats stay exact.
 #[test]
 fn freed_space_is_reused() {
-    static POOL: StaticPool<{ 64 * 1024 }> = StaticPool::new();
-    let pool = &POOL;
+    let pool = own_pool!(64 * 1024);
     let capacity = pool.capacity();
     let mut rng = Rng::new(7);
     let mut live: Vec<Tree> = Vec::new();
@@ -311,8 +328,7 @@ fn fragmentation_figures() {
 /// `AllocError`, never misaligned, and the pool stays whole.
 #[test]
 fn alignment_up_to_a_page_and_beyond() {
-    static POOL: StaticPool<{ 128 * 1024 }> = StaticPool::new();
-    let pool = &POOL;
+    let pool = own_pool!(128 * 1024);
     for shift in 0..=15 {
         let align = 1usize << shift;
         for size in [0, 1, 24, 100] {
@@ -352,8 +368,7 @@ fn alignment_up_to_a_page_and_beyond() {
 /// Sizes whose total would pass the pool's range or `isize::MAX` are `AllocError`.
 #[test]
 fn huge_sizes_fail_cleanly() {
-    static POOL: StaticPool<4096> = StaticPool::new();
-    let pool = &POOL;
+    let pool = own_pool!(4096);
     let root = pool.allocate_root(layout(10, 8)).unwrap();
     for size in [
         pool.capacity(),
@@ -368,17 +383,15 @@ fn huge_sizes_fail_cleanly() {
         assert!(!unsafe { pool.resize_in_place(root, root, layout(10, 8), size) });
     }
     assert_eq!(pool.stats().bytes_in_use, 10);
-    // SAFETY: `root` is a live root of POOL.
-    unsafe { pool.free_root(root) };
-    assert_eq!(pool.check_integrity(), Ok(1));
+    // SAFETY: `root` is the last live root of POOL.
+    unsafe { free_last_root(pool, root) };
 }
 
 /// `resize_in_place` shrinks always and grows into a free neighbour; `reclaim_child`
 /// gives a child back at once, from anywhere in its chain. Stats stay exact.
 #[test]
 fn resize_and_reclaim_in_place() {
-    static POOL: StaticPool<8192> = StaticPool::new();
-    let pool = &POOL;
+    let pool = own_pool!(8192);
     let root = pool.allocate_root(layout(32, 8)).unwrap();
     // SAFETY: `root` is a live root; `a`, `b`, `c` are live children of it.
     unsafe {
@@ -421,8 +434,7 @@ fn resize_and_reclaim_in_place() {
 /// coalesces back into one block.
 #[test]
 fn free_root_with_many_children_coalesces() {
-    static POOL: StaticPool<{ 1 << 20 }> = StaticPool::new();
-    let pool = &POOL;
+    let pool = own_pool!(1 << 20);
     let root = pool.allocate_root(layout(8, 8)).unwrap();
     let n = iterations(20_000, 200);
     let mut parent = root;

@@ -85,3 +85,30 @@ impl Visitor for Group<'_, '_, Script> {
             .bench_function(name, |b| b.iter(|| script.run(alloc)));
     }
 }
+
+/// The whole of a bench file of workloads: a function `$bench` that benches the
+/// workloads `$workloads` (an expression giving `Vec<Workload>` or an array) on every
+/// contender ([`every_contender`]), and the criterion group `benches` and `main` that
+/// run it with the settings of [`criterion`]. The bench file keeps only its choice of
+/// workloads.
+///
+/// ```no_run
+/// use linked_alloc_testkit::workloads::{Kind, Sizes, Workload};
+///
+/// linked_alloc_testkit::bench_workloads!(tree: [Workload::new(Kind::Tree(100), Sizes::fixed_64())]);
+/// ```
+#[macro_export]
+macro_rules! bench_workloads {
+    ($bench:ident: $workloads:expr) => {
+        fn $bench(c: &mut ::criterion::Criterion) {
+            $crate::workloads::bench::every_contender(c, &$workloads);
+        }
+
+        ::criterion::criterion_group! {
+            name = benches;
+            config = $crate::workloads::bench::criterion();
+            targets = $bench
+        }
+        ::criterion::criterion_main!(benches);
+    };
+}

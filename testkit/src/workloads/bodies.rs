@@ -15,6 +15,7 @@ use allocator_api2::vec::Vec as ApiVec;
 use super::contender::{AllocUser, Contender, OutOfMemory};
 use super::footprint::{resident, trim_heap};
 use super::sizes::{Rng, Sizes};
+use crate::mapi_rows::{PropValue, Row};
 
 /// Workload 1: root allocations, each freed at once.
 pub const PAIRS: usize = 10_000;
@@ -237,21 +238,6 @@ fn forest<C: Contender>(c: &C, sizes: &Sizes, order: &[usize]) -> Result<(), Out
         }
     }
     done
-}
-
-/// A property value, as MAPI's `SPropValue` (a tag and a string here).
-#[repr(C)]
-struct PropValue {
-    tag: u32,
-    len: u32,
-    string: *const u8,
-}
-
-/// A row, as MAPI's `SRow`: its property values.
-#[repr(C)]
-struct Row {
-    count: u32,
-    props: *const PropValue,
 }
 
 /// The layout of an array of `n` `T`, as a MAPI buffer (aligned to `MIN_ALIGN`).

@@ -7,7 +7,7 @@ use core::ptr::NonNull;
 use allocator_api2::alloc::Allocator;
 use linked_alloc::{Linked, LinkedAllocator};
 
-use super::footprint::BackendFootprint;
+use super::footprint::{BackendFootprint, heap_in_use};
 
 /// An allocation failed (a fixed pool may run out): the workload stopped, freed what
 /// it had made, and has no figure for this contender.
@@ -55,8 +55,12 @@ pub trait Contender {
     fn with_allocator<U: AllocUser>(&self, user: U) -> Option<U::Output>;
 
     /// The bytes this allocator holds from the system now, measured (see
-    /// `footprint.rs`), or `None` if it cannot tell.
-    fn footprint(&self) -> Option<usize>;
+    /// `footprint.rs`), or `None` if it cannot tell. By default the C heap's bytes in
+    /// use: right for the peers that take their memory from `malloc` (`malloc` itself,
+    /// bumpalo's chunks, talloc).
+    fn footprint(&self) -> Option<usize> {
+        heap_in_use()
+    }
 }
 
 /// The last segment of a type's path, without generic arguments or `&`:

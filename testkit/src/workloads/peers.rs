@@ -9,7 +9,6 @@ use core::ptr::NonNull;
 use bumpalo::Bump;
 
 use super::contender::{AllocUser, Contender};
-use super::footprint::heap_in_use;
 
 // SAFETY: the C library's `malloc` and `free`, with their C signatures; std links it.
 unsafe extern "C" {
@@ -104,10 +103,6 @@ impl Contender for Malloc {
         // The global allocator of the bench binaries is `System`: `malloc`/`realloc`.
         Some(user.run(allocator_api2::alloc::Global))
     }
-
-    fn footprint(&self) -> Option<usize> {
-        heap_in_use()
-    }
 }
 
 /// bumpalo: a root is a `Bump` arena (its chunks come from the global allocator,
@@ -154,9 +149,5 @@ impl Contender for Bumpalo {
     fn with_allocator<U: AllocUser>(&self, user: U) -> Option<U::Output> {
         let bump = Bump::new();
         Some(user.run(&bump))
-    }
-
-    fn footprint(&self) -> Option<usize> {
-        heap_in_use()
     }
 }

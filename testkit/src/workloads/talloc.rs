@@ -9,7 +9,6 @@ use core::ptr::{self, NonNull};
 use allocator_api2::alloc::{AllocError, Allocator};
 
 use super::contender::{AllocUser, Contender};
-use super::footprint::heap_in_use;
 
 #[link(name = "talloc")]
 // SAFETY: the signatures are those of `/usr/include/talloc.h` (talloc 2.x).
@@ -81,10 +80,6 @@ impl Contender for Talloc {
         let context = TallocContext(allocate(ptr::null(), Layout::new::<u64>())?);
         Some(user.run(&context))
     }
-
-    fn footprint(&self) -> Option<usize> {
-        heap_in_use()
-    }
 }
 
 /// A talloc context as an allocator-api2 allocator: blocks are its children, freed
@@ -123,6 +118,25 @@ impl TallocContext {
     }
 }
 
+/// `Allocator::grow` and `Allocator::shrink`, written once: both are `talloc_realloc`
+/// ([`TallocContext::resize`]), which serves either direction.
+macro_rules! grow_and_shrink_by_realloc {
+    ($($method:ident),+) => {
+        $(
+            unsafe fn $method(
+                &self,
+                ptr: NonNull<u8>,
+                _old: Layout,
+                new: Layout,
+            ) -> Result<NonNull<[u8]>, AllocError> {
+                // SAFETY: `Allocator::grow`'s and `Allocator::shrink`'s caller passes a
+                // live block of ours.
+                unsafe { self.resize(ptr, new) }
+            }
+        )+
+    };
+}
+
 // SAFETY: blocks are distinct live talloc children of the context, aligned to 16
 // (larger alignments are refused), live until deallocated or the context drops (which
 // every `&TallocContext` borrow precedes); `talloc_realloc` keeps the contents.
@@ -137,23 +151,5 @@ unsafe impl Allocator for &TallocContext {
         unsafe { _talloc_free(ptr.as_ptr().cast(), NAME.as_ptr()) };
     }
 
-    unsafe fn grow(
-        &self,
-        ptr: NonNull<u8>,
-        _old: Layout,
-        new: Layout,
-    ) -> Result<NonNull<[u8]>, AllocError> {
-        // SAFETY: `Allocator::grow`'s caller passes a live block of ours.
-        unsafe { self.resize(ptr, new) }
-    }
-
-    unsafe fn shrink(
-        &self,
-        ptr: NonNull<u8>,
-        _old: Layout,
-        new: Layout,
-    ) -> Result<NonNull<[u8]>, AllocError> {
-        // SAFETY: `Allocator::shrink`'s caller passes a live block of ours.
-        unsafe { self.resize(ptr, new) }
-    }
+    grow_and_shrink_by_realloc!(grow, shrink);
 }
