@@ -217,6 +217,68 @@ unsafe impl LinkedAllocator for SystemHeap {
         self.stats.snapshot()
     }
 
+    /// A root with no children is moved by the platform's `realloc` (header and all),
+    /// which may grow or shrink it where it lies, or move big blocks without copying
+    /// (glibc's `mremap`); a root with children says `None` (its chain starts at its
+    /// header, which must not move). A refused `realloc` says `None` and leaves the
+    /// block as it was.
+    unsafe fn reallocate_root(
+        &self,
+        root: NonNull<u8>,
+        layout: Layout,
+        new_size: usize,
+    ) -> Option<NonNull<u8>> {
+        // SAFETY: the caller promises `root` is a live root of this allocator, so a kit
+        // header lies just before it.
+        let header = unsafe { Header::of(root) };
+        // SAFETY: as above: its header is readable, and no other thread links a child
+        // to it during the call (the caller's precondition).
+        let h = unsafe { header.as_ref() };
+        if h.kind() != Some(Kind::Root) {
+            bad_pointer("reallocate_root", "a pointer that is not a live root");
+            return None;
+        }
+        if !chain::is_last(h) {
+            return None;
+        }
+        let old = Header::block_layout(layout).ok()?;
+        let new_layout = Layout::from_size_align(new_size, layout.align()).ok()?;
+        let new = Header::block_layout(new_layout).ok()?;
+        // `System.realloc` keeps the alignment of `old.layout`, and the payload must stay
+        // at the same offset: both hold when the payload's alignment is the same (it is),
+        // checked here so that the maths can never disagree.
+        if new.offset != old.offset || new.layout.align() != old.layout.align() {
+            return None;
+        }
+        #[cfg(test)]
+        if fault::should_fail() {
+            return None;
+        }
+        // SAFETY: the allocation starts `old.offset` bytes before the payload (the
+        // header was written by `allocate_block` with this layout's maths).
+        let start = unsafe { root.sub(old.offset) };
+        // SAFETY: `start` is a live `System` allocation of `old.layout` (made by
+        // `allocate_block`), used by no one else during the call; `new.layout.size()` is
+        // non-zero (it holds the header) and was checked not to pass `isize::MAX` when
+        // rounded to the alignment (`block_layout`).
+        let moved = unsafe { System.realloc(start.as_ptr(), old.layout, new.layout.size()) };
+        let moved = NonNull::new(moved)?;
+        // SAFETY: `moved` is a `System` allocation of `new.layout`: `new.offset` bytes of
+        // header room (aligned for a header), then `new_size` bytes of payload; the old
+        // header's bytes came along, and a root with no children has a null `next`,
+        // which `write` writes again. `block_layout` checked `new_size <= MAX_SIZE`.
+        let payload = unsafe {
+            let payload = moved.add(new.offset);
+            Header::payload(Header::write(payload, new_layout, Kind::Root))
+        };
+        if new_size >= layout.size() {
+            self.stats.add_bytes(new_size - layout.size());
+        } else {
+            self.stats.remove(0, 0, layout.size() - new_size);
+        }
+        Some(payload)
+    }
+
     /// Reads the tag of the header in front of `block`: tells a root from a child.
     #[inline]
     unsafe fn block_status(&self, block: NonNull<u8>) -> BlockStatus {
@@ -240,3 +302,6 @@ use linked_alloc_testkit::os_fault as fault;
 
 #[cfg(test)]
 mod os_faults;
+
+#[cfg(test)]
+mod reallocate;
