@@ -10,7 +10,9 @@
 //!   compare-and-swap (lock-free, so threads may add children to one root at once).
 //! - `free_root` walks the root's chain iteratively and gives every block back to the
 //!   system heap, reading each link before freeing its block.
-//! - `stats()` is exact, counted with atomics.
+//! - `stats()` is exact, counted in per-thread shards of the kit's
+//!   [`ShardedStats`] and summed on read, so that
+//!   threads allocating at once write no shared cache line.
 //! - A pointer whose header has no live root tag (a child, a block freed already while
 //!   its bytes are unchanged) given to `free_root` is refused: a debug build panics, a
 //!   release build ignores the call. This is a check against mistakes, not a proof (it
@@ -41,7 +43,7 @@ use core::alloc::{GlobalAlloc, Layout};
 use core::ptr::NonNull;
 use std::alloc::System;
 
-use linked_alloc::kit::{Header, Kind, StatsCounter, chain};
+use linked_alloc::kit::{Header, Kind, ShardedStats, chain};
 use linked_alloc::{AllocError, BlockStatus, LinkedAllocator, Stats};
 
 /// The platform heap as a [`LinkedAllocator`]: one system allocation per block, with a
@@ -62,7 +64,7 @@ use linked_alloc::{AllocError, BlockStatus, LinkedAllocator, Stats};
 /// ```
 #[derive(Debug, Default)]
 pub struct SystemHeap {
-    stats: StatsCounter,
+    stats: ShardedStats,
 }
 
 impl SystemHeap {
@@ -70,7 +72,7 @@ impl SystemHeap {
     #[must_use]
     pub const fn new() -> Self {
         Self {
-            stats: StatsCounter::new(),
+            stats: ShardedStats::new(),
         }
     }
 
@@ -158,7 +160,7 @@ unsafe impl LinkedAllocator for SystemHeap {
     #[inline]
     fn allocate_root(&self, layout: Layout) -> Result<NonNull<u8>, AllocError> {
         let header = self.allocate_block(layout, Kind::Root)?;
-        self.stats.add_root(layout.size());
+        self.stats.add_root(shard::current(), layout.size());
         // SAFETY: `header` was just written by `allocate_block`.
         Ok(unsafe { Header::payload(header) })
     }
@@ -181,7 +183,7 @@ unsafe impl LinkedAllocator for SystemHeap {
         // SAFETY: `parent` is live and its root is not being freed (the caller's
         // precondition); `header` is fresh and on no chain.
         unsafe { chain::link_after(parent, header) };
-        self.stats.add_child(layout.size());
+        self.stats.add_child(shard::current(), layout.size());
         // SAFETY: `header` was written by `allocate_block`.
         Ok(unsafe { Header::payload(header) })
     }
@@ -209,7 +211,7 @@ unsafe impl LinkedAllocator for SystemHeap {
                 Self::deallocate_block(header, layout);
             });
         }
-        self.stats.remove(1, children, bytes);
+        self.stats.remove(shard::current(), 1, children, bytes);
     }
 
     #[inline]
@@ -272,9 +274,11 @@ unsafe impl LinkedAllocator for SystemHeap {
             Header::payload(Header::write(payload, new_layout, Kind::Root))
         };
         if new_size >= layout.size() {
-            self.stats.add_bytes(new_size - layout.size());
+            self.stats
+                .add_bytes(shard::current(), new_size - layout.size());
         } else {
-            self.stats.remove(0, 0, layout.size() - new_size);
+            self.stats
+                .remove(shard::current(), 0, 0, layout.size() - new_size);
         }
         Some(payload)
     }
@@ -303,5 +307,10 @@ use linked_alloc_testkit::os_fault as fault;
 #[cfg(test)]
 mod os_faults;
 
+mod shard;
+
 #[cfg(test)]
 mod reallocate;
+
+#[cfg(test)]
+mod threads;
