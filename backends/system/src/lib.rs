@@ -199,6 +199,19 @@ unsafe impl LinkedAllocator for SystemHeap {
             );
             return;
         }
+        // SAFETY: as above: its header is readable, and no other thread links to it
+        // during the call (the caller's precondition).
+        let root_header = unsafe { root.as_ref() };
+        if chain::is_last(root_header) {
+            // No children (every `GlobalAlloc` block): the root alone, no walk.
+            let layout = root_header.layout();
+            // SAFETY: `root` heads a live block made by `allocate_block`, on no chain
+            // but its own (which ends at it); nothing uses it afterwards (the caller's
+            // precondition).
+            unsafe { Self::deallocate_block(root, layout) };
+            self.stats.remove(shard::current(), 1, 0, layout.size());
+            return;
+        }
         let (mut children, mut bytes) = (0usize, 0usize);
         // SAFETY: `root` heads the chain of its live blocks, and no other thread links
         // to it meanwhile (the caller's precondition). `drain` reads each link before
