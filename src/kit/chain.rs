@@ -51,3 +51,41 @@ pub unsafe fn drain(first: NonNull<Header>, mut f: impl FnMut(NonNull<Header>)) 
         f(h);
     }
 }
+
+/// Whether `header` is the last block of its chain: for a root, whether it has no
+/// children. A backend asks it before moving a root (a root with children must not
+/// move: its chain starts at its header).
+///
+/// The answer holds while no thread links a block after `header`; for a root, that is
+/// while no thread allocates a child under it (the caller's side of the contract for
+/// [`reallocate_root`](crate::LinkedAllocator::reallocate_root)).
+///
+/// ```
+/// use core::alloc::Layout;
+/// use core::ptr::NonNull;
+/// use linked_alloc::kit::{chain, Header, Kind};
+///
+/// // Two blocks of 16-byte header + 16-byte payload, in a buffer aligned for headers.
+/// #[repr(C, align(16))]
+/// struct Blocks([u8; 64]);
+/// let mut blocks = Blocks([0; 64]);
+/// let base = NonNull::from(&mut blocks).cast::<u8>();
+/// let layout = Layout::from_size_align(16, 16).unwrap();
+/// // SAFETY: each payload has 16 writable, aligned bytes before it, in `blocks`.
+/// let (root, child) = unsafe {
+///     (Header::write(base.add(16), layout, Kind::Root),
+///      Header::write(base.add(48), layout, Kind::Child))
+/// };
+/// // SAFETY: `root` is live; nothing else uses the headers.
+/// assert!(chain::is_last(unsafe { root.as_ref() }));
+/// // SAFETY: both are live; `child` is on no chain.
+/// unsafe { chain::link_after(root, child) };
+/// // SAFETY: as above.
+/// assert!(!chain::is_last(unsafe { root.as_ref() }));
+/// ```
+#[inline]
+#[must_use]
+pub fn is_last(header: &Header) -> bool {
+    // Acquire, as `drain`: pairs with the Release of `link_after` on another thread.
+    header.next.load(Acquire).is_null()
+}

@@ -20,6 +20,9 @@
 //!   root at once, and an iterative [`drain`](chain::drain) that never reads a header
 //!   after handing it to the caller to free.
 //! - [`StatsCounter`]: exact live counts with atomics, for [`LinkedAllocator::stats`](crate::LinkedAllocator::stats).
+//! - [`ShardedStats`]: the same counts in per-thread shards (the backend names the
+//!   [`Shard`] of the calling thread), summed on read, so that threads allocating at
+//!   once write no shared cache line.
 //!
 //! # Writing a backend with the kit
 //! A backend over any "allocate / deallocate with a layout" source puts a [`Header`]
@@ -103,6 +106,8 @@
 pub mod chain;
 mod counters;
 mod header;
+mod sharded;
 
 pub use counters::StatsCounter;
 pub use header::{Header, Kind};
+pub use sharded::{Shard, ShardedStats};

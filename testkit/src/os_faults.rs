@@ -278,6 +278,49 @@ impl<'a, B: OsFaultSubject> Work<'a, B> {
         self.check_stats();
     }
 
+    /// Resizes root `root` to `new_size` with [`LinkedAllocator::reallocate_root`],
+    /// which may move it. If it says `Some`, checks the kept bytes and refills the
+    /// block at its new address; if it says `None`, checks that the call changed
+    /// nothing (the block, `stats()`, what the OS gave), and counts an error if it made
+    /// an OS request (that request was refused; a `None` with no request is the
+    /// backend declining, as for a root with children). Does nothing if `root` was not
+    /// made.
+    ///
+    /// # Panics
+    /// If `root` was freed, or on any failed check.
+    pub fn reallocate(&mut self, root: Option<usize>, new_size: usize) {
+        let Some(root) = root else { return };
+        let b = self.roots[root].as_ref().unwrap()[0];
+        let layout = Layout::from_size_align(b.size, b.align).unwrap();
+        let (os_before, requests) = (self.alloc.os_side(), os_fault::requests());
+        // SAFETY: `b` is a live root of `alloc`, of `layout`, used by no one else.
+        match unsafe { self.alloc.reallocate_root(b.ptr, layout, new_size) } {
+            Some(moved) => {
+                // SAFETY: `moved` is the live root, now of `new_size` bytes; its first
+                // `min(b.size, new_size)` bytes are those it had.
+                unsafe { check(moved, b.size.min(new_size), b.seed) };
+                let new_layout = Layout::from_size_align(new_size, b.align).unwrap();
+                let moved = self.made(moved, new_layout);
+                self.expected.bytes_in_use = self.expected.bytes_in_use - b.size + new_size;
+                self.roots[root].as_mut().unwrap()[0] = moved;
+            }
+            None => {
+                // SAFETY: `b` is still live, of `b.size` bytes, holding its pattern.
+                unsafe { check(b.ptr, b.size, b.seed) };
+                assert_eq!(
+                    self.alloc.os_side(),
+                    os_before,
+                    "{}: a refused reallocation changed what the OS gave",
+                    self.when
+                );
+                if os_fault::requests() != requests {
+                    self.errors += 1;
+                }
+            }
+        }
+        self.check_stats();
+    }
+
     /// Checks every block of `root` and frees it.
     ///
     /// # Panics

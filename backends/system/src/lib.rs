@@ -9,8 +9,20 @@
 //! - `allocate_child` is O(1): the new block is linked right after its parent with one
 //!   compare-and-swap (lock-free, so threads may add children to one root at once).
 //! - `free_root` walks the root's chain iteratively and gives every block back to the
-//!   system heap, reading each link before freeing its block.
-//! - `stats()` is exact, counted with atomics.
+//!   system heap, reading each link before freeing its block (a root with no children,
+//!   such as every `GlobalAlloc` block, is freed without a walk).
+//! - `reallocate_root` (what `GlobalAlloc::realloc` of
+//!   [`Linked`](linked_alloc::Linked) uses) hands a root with no children to the
+//!   platform's `realloc`, header and all, which grows or shrinks it where it lies or
+//!   moves it (glibc moves big blocks with `mremap`, without copying); a root with
+//!   children never moves.
+//! - `stats()` is exact, counted in per-thread shards of the kit's [`ShardedStats`]
+//!   and summed on read, so that threads allocating at once write no shared cache line.
+//!
+//! The header costs one size class of glibc's heap: a chunk of 16 bytes more than
+//! `malloc` of the same request, for every request of 9 bytes or more (the payload must
+//! stay 16-aligned, so a header in front is 0 or 16 bytes;
+//! `cargo run --release --example header_overhead` prints the figures).
 //! - A pointer whose header has no live root tag (a child, a block freed already while
 //!   its bytes are unchanged) given to `free_root` is refused: a debug build panics, a
 //!   release build ignores the call. This is a check against mistakes, not a proof (it
@@ -41,7 +53,7 @@ use core::alloc::{GlobalAlloc, Layout};
 use core::ptr::NonNull;
 use std::alloc::System;
 
-use linked_alloc::kit::{Header, Kind, StatsCounter, chain};
+use linked_alloc::kit::{Header, Kind, ShardedStats, chain};
 use linked_alloc::{AllocError, BlockStatus, LinkedAllocator, Stats};
 
 /// The platform heap as a [`LinkedAllocator`]: one system allocation per block, with a
@@ -62,7 +74,7 @@ use linked_alloc::{AllocError, BlockStatus, LinkedAllocator, Stats};
 /// ```
 #[derive(Debug, Default)]
 pub struct SystemHeap {
-    stats: StatsCounter,
+    stats: ShardedStats,
 }
 
 impl SystemHeap {
@@ -70,7 +82,7 @@ impl SystemHeap {
     #[must_use]
     pub const fn new() -> Self {
         Self {
-            stats: StatsCounter::new(),
+            stats: ShardedStats::new(),
         }
     }
 
@@ -158,7 +170,7 @@ unsafe impl LinkedAllocator for SystemHeap {
     #[inline]
     fn allocate_root(&self, layout: Layout) -> Result<NonNull<u8>, AllocError> {
         let header = self.allocate_block(layout, Kind::Root)?;
-        self.stats.add_root(layout.size());
+        self.stats.add_root(shard::current(), layout.size());
         // SAFETY: `header` was just written by `allocate_block`.
         Ok(unsafe { Header::payload(header) })
     }
@@ -181,7 +193,7 @@ unsafe impl LinkedAllocator for SystemHeap {
         // SAFETY: `parent` is live and its root is not being freed (the caller's
         // precondition); `header` is fresh and on no chain.
         unsafe { chain::link_after(parent, header) };
-        self.stats.add_child(layout.size());
+        self.stats.add_child(shard::current(), layout.size());
         // SAFETY: `header` was written by `allocate_block`.
         Ok(unsafe { Header::payload(header) })
     }
@@ -197,6 +209,19 @@ unsafe impl LinkedAllocator for SystemHeap {
             );
             return;
         }
+        // SAFETY: as above: its header is readable, and no other thread links to it
+        // during the call (the caller's precondition).
+        let root_header = unsafe { root.as_ref() };
+        if chain::is_last(root_header) {
+            // No children (every `GlobalAlloc` block): the root alone, no walk.
+            let layout = root_header.layout();
+            // SAFETY: `root` heads a live block made by `allocate_block`, on no chain
+            // but its own (which ends at it); nothing uses it afterwards (the caller's
+            // precondition).
+            unsafe { Self::deallocate_block(root, layout) };
+            self.stats.remove(shard::current(), 1, 0, layout.size());
+            return;
+        }
         let (mut children, mut bytes) = (0usize, 0usize);
         // SAFETY: `root` heads the chain of its live blocks, and no other thread links
         // to it meanwhile (the caller's precondition). `drain` reads each link before
@@ -209,12 +234,76 @@ unsafe impl LinkedAllocator for SystemHeap {
                 Self::deallocate_block(header, layout);
             });
         }
-        self.stats.remove(1, children, bytes);
+        self.stats.remove(shard::current(), 1, children, bytes);
     }
 
     #[inline]
     fn stats(&self) -> Stats {
         self.stats.snapshot()
+    }
+
+    /// A root with no children is moved by the platform's `realloc` (header and all),
+    /// which may grow or shrink it where it lies, or move big blocks without copying
+    /// (glibc's `mremap`); a root with children says `None` (its chain starts at its
+    /// header, which must not move). A refused `realloc` says `None` and leaves the
+    /// block as it was.
+    unsafe fn reallocate_root(
+        &self,
+        root: NonNull<u8>,
+        layout: Layout,
+        new_size: usize,
+    ) -> Option<NonNull<u8>> {
+        // SAFETY: the caller promises `root` is a live root of this allocator, so a kit
+        // header lies just before it.
+        let header = unsafe { Header::of(root) };
+        // SAFETY: as above: its header is readable, and no other thread links a child
+        // to it during the call (the caller's precondition).
+        let h = unsafe { header.as_ref() };
+        if h.kind() != Some(Kind::Root) {
+            bad_pointer("reallocate_root", "a pointer that is not a live root");
+            return None;
+        }
+        if !chain::is_last(h) {
+            return None;
+        }
+        let old = Header::block_layout(layout).ok()?;
+        let new_layout = Layout::from_size_align(new_size, layout.align()).ok()?;
+        let new = Header::block_layout(new_layout).ok()?;
+        // `System.realloc` keeps the alignment of `old.layout`, and the payload must stay
+        // at the same offset: both hold when the payload's alignment is the same (it is),
+        // checked here so that the maths can never disagree.
+        if new.offset != old.offset || new.layout.align() != old.layout.align() {
+            return None;
+        }
+        #[cfg(test)]
+        if fault::should_fail() {
+            return None;
+        }
+        // SAFETY: the allocation starts `old.offset` bytes before the payload (the
+        // header was written by `allocate_block` with this layout's maths).
+        let start = unsafe { root.sub(old.offset) };
+        // SAFETY: `start` is a live `System` allocation of `old.layout` (made by
+        // `allocate_block`), used by no one else during the call; `new.layout.size()` is
+        // non-zero (it holds the header) and was checked not to pass `isize::MAX` when
+        // rounded to the alignment (`block_layout`).
+        let moved = unsafe { System.realloc(start.as_ptr(), old.layout, new.layout.size()) };
+        let moved = NonNull::new(moved)?;
+        // SAFETY: `moved` is a `System` allocation of `new.layout`: `new.offset` bytes of
+        // header room (aligned for a header), then `new_size` bytes of payload; the old
+        // header's bytes came along, and a root with no children has a null `next`,
+        // which `write` writes again. `block_layout` checked `new_size <= MAX_SIZE`.
+        let payload = unsafe {
+            let payload = moved.add(new.offset);
+            Header::payload(Header::write(payload, new_layout, Kind::Root))
+        };
+        if new_size >= layout.size() {
+            self.stats
+                .add_bytes(shard::current(), new_size - layout.size());
+        } else {
+            self.stats
+                .remove(shard::current(), 0, 0, layout.size() - new_size);
+        }
+        Some(payload)
     }
 
     /// Reads the tag of the header in front of `block`: tells a root from a child.
@@ -240,3 +329,11 @@ use linked_alloc_testkit::os_fault as fault;
 
 #[cfg(test)]
 mod os_faults;
+
+mod shard;
+
+#[cfg(test)]
+mod reallocate;
+
+#[cfg(test)]
+mod threads;

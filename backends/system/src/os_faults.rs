@@ -1,6 +1,7 @@
-//! System-heap failures inside the backend: the k-th `System.alloc` refused, for every
-//! k along a workload that makes every shape of block (roots, children, children of
-//! children, big and over-aligned blocks; each is one `System` allocation), with the
+//! System-heap failures inside the backend: the k-th `System.alloc` or `System.realloc`
+//! refused, for every k along a workload that makes every shape of block (roots,
+//! children, children of children, big and over-aligned blocks; each is one `System`
+//! allocation) and moves roots with `realloc`, with the
 //! checks of `linked_alloc_testkit::os_faults` (the failure reaches the caller, a failed
 //! call changes nothing, nothing leaks or is corrupted, the allocator stays usable). What
 //! the OS has given is the count of `System` allocations live.
@@ -52,6 +53,16 @@ impl OsFaultSubject for SystemHeap {
         w.child(c, 0, 5000, 4096);
         let d = w.root(0, 1);
         w.child(d, 0, 0, 1);
+        // Roots moved by `realloc`: grown, grown big, shrunk; over-aligned; with
+        // children (declined, no request).
+        let f = w.root(24, 8);
+        for size in [40, 5000, BIG * 2, 100] {
+            w.reallocate(f, size);
+        }
+        let g = w.root(100, 4096);
+        w.reallocate(g, 9000);
+        w.reallocate(b, BIG * 2);
+        w.reallocate(d, 64);
         // Free the first root in the middle, then more.
         if let Some(a) = a {
             w.free(a);
