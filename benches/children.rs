@@ -13,10 +13,8 @@
 
 use linked_alloc_testkit::workloads::{Kind, Sizes, Workload};
 
-/// How many children per root, of 64 bytes: 64 KB (one 64 KiB run of `MmapPages`),
-/// 640 KB (ten runs), 6.4 MB (about 100 runs: more than its run cache keeps, so part of
-/// every round maps fresh pages and gives them back), and 64 MB (the standard count of
-/// `compare`, also with mixed sizes).
+/// How many children per root, of 64 bytes: 64 KB, 640 KB, 6.4 MB and 64 MB (the
+/// standard count of `compare`, also with mixed sizes).
 const COUNTS: [usize; 4] = [1_000, 10_000, 100_000, 1_000_000];
 
 /// The workload at each of [`COUNTS`] (and mixed sizes at the largest).

@@ -21,7 +21,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use linked_alloc_testkit::workloads;
-use workloads::bodies::{TREE_CHILDREN, bytes_per_child};
+use workloads::bodies::{Kind, TREE_CHILDREN, bytes_per_child};
 use workloads::global::{ARENA, WINDOW};
 use workloads::{
     Contender, Only, OutOfMemory, Script, Sizes, Visitor, Workload, for_each_contender,
@@ -221,8 +221,13 @@ fn main() {
     let reps: usize = args
         .next()
         .map_or(5, |r| r.parse().expect("REPS is a number"));
+    // The standard workloads, and smaller trees (how a child's cost, its share of the
+    // free included, changes with the number of children).
+    let smaller_trees =
+        [1_000, 10_000, 100_000].map(|n| Workload::new(Kind::Tree(n), Sizes::fixed_64()));
     let workloads: Vec<Workload> = Workload::all()
         .into_iter()
+        .chain(smaller_trees)
         .filter(|w| w.name().contains(&workload_filter))
         .collect();
     let scripts: Vec<Script> = Script::all()
