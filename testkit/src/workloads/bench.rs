@@ -89,7 +89,7 @@ impl Visitor for Group<'_, '_, Script> {
 /// The whole of a bench file of workloads: a function `$bench` that benches the
 /// workloads `$workloads` (an expression giving `Vec<Workload>` or an array) on every
 /// contender ([`every_contender`]), and the criterion group `benches` and `main` that
-/// run it with the settings of [`criterion`]. The bench file keeps only its choice of
+/// run it with the settings of [`criterion()`](criterion()). The bench file keeps only its choice of
 /// workloads.
 ///
 /// ```no_run
