@@ -634,3 +634,17 @@ fn huge_roots_move_with_their_pages_when_they_grow() {
     pages.backend().trim_cache();
     assert_eq!(pages.backend().bytes_mapped(), 0);
 }
+
+#[cfg(debug_assertions)]
+#[test]
+#[should_panic(expected = "free_root was given a pointer that is not a live root")]
+fn free_root_of_another_instances_root_panics_in_debug_builds() {
+    let (a, b) = (MmapPages::new(), MmapPages::new());
+    let root = a.allocate_root(layout(8, 8)).expect("root");
+    // `b` must have a segment of its own for the call to reach its checks.
+    let mine = b.allocate_root(layout(8, 8)).expect("root");
+    // SAFETY: `root` is a live root of `a`, not of `b` (the mistake under test): `b`
+    // reads the header of the segment that holds it, which names `a`, and refuses.
+    unsafe { b.free_root(root) };
+    let _ = mine;
+}
