@@ -14,19 +14,7 @@ use std::time::Instant;
 use linked_alloc::Linked;
 use linked_alloc_mmap::MmapPages;
 use linked_alloc_system::SystemHeap;
-
-/// A permutation of `0..n` from a fixed seed (xorshift64, Fisher-Yates).
-fn shuffled(n: usize) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..n).collect();
-    let mut x = 0x9e37_79b9_7f4a_7c15u64;
-    for i in (1..n).rev() {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        order.swap(i, (x % (i as u64 + 1)) as usize);
-    }
-    order
-}
+use linked_alloc_testkit::workloads::sizes::Rng;
 
 /// One round: nanoseconds per root.
 fn round<G: GlobalAlloc>(alloc: &G, roots: &mut [*mut u8], order: &[usize]) -> f64 {
@@ -55,7 +43,7 @@ fn main() {
     let n: usize = args
         .next()
         .map_or(100_000, |a| a.parse().expect("ROOTS is a number"));
-    let order = shuffled(n);
+    let order = Rng::new(0x9e37_79b9).permutation(n);
     let mut roots = vec![std::ptr::null_mut(); n];
     let system_heap = Linked::new(SystemHeap::new());
     let mmap_pages = Linked::new(MmapPages::new());

@@ -9,6 +9,7 @@ use core::ptr::NonNull;
 use linked_alloc::conformance::pattern;
 use linked_alloc::{BlockStatus, LinkedAllocator, MIN_ALIGN};
 use linked_alloc_mmap::MmapPages;
+use linked_alloc_testkit::workloads::sizes::Rng;
 
 /// The native count, or the small one under Miri.
 const fn iterations(native: usize, miri: usize) -> usize {
@@ -362,15 +363,7 @@ fn small_roots_share_pages_and_segments() {
     assert_eq!(pages.bytes_mapped(), MmapPages::SEGMENT_MAPPED);
     assert_eq!(pages.stats().roots, n);
     // Freed in a scattered order, then made again: the same memory serves.
-    let mut order: Vec<usize> = (0..n).collect();
-    let mut x = 0x2545_f491_4f6c_dd1du64;
-    for i in (1..n).rev() {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        order.swap(i, (x % (i as u64 + 1)) as usize);
-    }
-    for &i in &order {
+    for i in Rng::new(0x2545_f491).permutation(n) {
         check(roots[i], 64, i);
         // SAFETY: a live root, freed once.
         unsafe { pages.free_root(roots[i]) };

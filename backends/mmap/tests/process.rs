@@ -9,6 +9,7 @@ use core::ptr::NonNull;
 use linked_alloc::LinkedAllocator;
 use linked_alloc::conformance::pattern;
 use linked_alloc_mmap::MmapPages;
+use linked_alloc_testkit::workloads::sizes::Rng;
 
 fn layout(size: usize, align: usize) -> Layout {
     Layout::from_size_align(size, align).expect("test layouts are valid")
@@ -55,9 +56,10 @@ fn the_process_figures_agree_with_bytes_mapped() {
     // SAFETY: a live root.
     unsafe { pages.free_root(r) };
     let n = 300_000;
-    // The list of roots is made first, so that its memory (from the system allocator)
-    // is in the baseline.
+    // The list of roots and the order of the frees are made first, so that their memory
+    // (from the system allocator) is in the baseline.
     let mut roots = Vec::with_capacity(n);
+    let order = Rng::new(0x9e37_79b9).permutation(n);
     let (vm0, maps0, mapped0) = (proc_status("VmSize:"), proc_maps(), pages.bytes_mapped());
     for i in 0..n {
         let r = pages.allocate_root(layout(64, 8)).expect("root");
@@ -77,16 +79,9 @@ fn the_process_figures_agree_with_bytes_mapped() {
         proc_maps() - maps0
     );
     // Every other root, in a scattered order.
-    let mut x = 0x9e37_79b9_7f4a_7c15u64;
-    for i in (1..n).rev() {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        roots.swap(i, (x % (i as u64 + 1)) as usize);
-    }
-    for r in roots.drain(n / 2..) {
-        // SAFETY: a live root.
-        unsafe { pages.free_root(r) };
+    for &i in &order[n / 2..] {
+        // SAFETY: a live root, freed once.
+        unsafe { pages.free_root(roots[i]) };
     }
     assert_eq!(pages.unmap_failures(), 0);
     let vm = proc_status("VmSize:") - vm0;
@@ -95,9 +90,9 @@ fn the_process_figures_agree_with_bytes_mapped() {
         vm.abs_diff(now) <= 1 << 20,
         "VmSize {vm}, bytes_mapped {now}"
     );
-    for r in roots {
-        // SAFETY: a live root.
-        unsafe { pages.free_root(r) };
+    for &i in &order[..n / 2] {
+        // SAFETY: a live root, freed once.
+        unsafe { pages.free_root(roots[i]) };
     }
     pages.trim_cache();
     assert_eq!(pages.bytes_mapped(), 0);
