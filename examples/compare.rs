@@ -20,6 +20,7 @@ use std::collections::HashMap;
 use std::process::Command;
 use std::time::Instant;
 
+use linked_alloc_testkit::clock::thread_cpu_ns;
 use linked_alloc_testkit::workloads;
 use workloads::bodies::{Kind, TREE_CHILDREN, bytes_per_child};
 use workloads::global::{ARENA, WINDOW};
@@ -44,19 +45,6 @@ enum Clock {
     Cpu,
 }
 
-/// `struct timespec` on 64-bit Linux.
-#[repr(C)]
-#[derive(Debug, Default)]
-struct Timespec {
-    sec: i64,
-    nsec: i64,
-}
-
-// SAFETY: the C library's `clock_gettime`, with its C signature (64-bit Linux).
-unsafe extern "C" {
-    fn clock_gettime(clock: i32, time: *mut Timespec) -> i32;
-}
-
 impl Clock {
     /// From the environment: `COMPARE_CLOCK=cpu` on 64-bit Linux, else wall time.
     fn from_env() -> Self {
@@ -72,16 +60,8 @@ impl Clock {
     fn now_ns(self, origin: Instant) -> u128 {
         match self {
             Self::Wall => origin.elapsed().as_nanos(),
-            Self::Cpu => {
-                /// `CLOCK_THREAD_CPUTIME_ID` on Linux.
-                const THREAD_CPUTIME: i32 = 3;
-                let mut t = Timespec::default();
-                // SAFETY: `t` is a valid `timespec` to write; the clock id exists on
-                // Linux (`from_env` chose `Cpu` only there).
-                let ok = unsafe { clock_gettime(THREAD_CPUTIME, &mut t) } == 0;
-                assert!(ok, "clock_gettime(CLOCK_THREAD_CPUTIME_ID) failed");
-                t.sec as u128 * 1_000_000_000 + t.nsec as u128
-            }
+            // `from_env` chose `Cpu` only where the clock exists.
+            Self::Cpu => u128::from(thread_cpu_ns().expect("a thread CPU clock")),
         }
     }
 }

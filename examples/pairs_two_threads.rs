@@ -11,6 +11,7 @@
 //! the time a thread waits for a core, the CPU time does not, and it still counts what
 //! two threads running at once cost each other).
 
+use linked_alloc_testkit::clock::thread_cpu_ns;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::time::Instant;
 
@@ -22,33 +23,6 @@ const PAIRS: usize = 4 << 20;
 /// Blocks live at once per thread.
 const BATCH: usize = 16;
 
-/// `struct timespec` on 64-bit Linux.
-#[repr(C)]
-#[derive(Debug, Default)]
-struct Timespec {
-    sec: i64,
-    nsec: i64,
-}
-
-// SAFETY: the C library's `clock_gettime`, with its C signature (64-bit Linux).
-unsafe extern "C" {
-    fn clock_gettime(clock: i32, time: *mut Timespec) -> i32;
-}
-
-/// The calling thread's CPU time in ns (0 where there is no such clock).
-fn thread_cpu_ns() -> u64 {
-    if !cfg!(all(target_os = "linux", target_pointer_width = "64")) {
-        return 0;
-    }
-    /// `CLOCK_THREAD_CPUTIME_ID` on Linux.
-    const THREAD_CPUTIME: i32 = 3;
-    let mut t = Timespec::default();
-    // SAFETY: `t` is a valid `timespec` to write; the clock exists on Linux.
-    let rc = unsafe { clock_gettime(THREAD_CPUTIME, &mut t) };
-    assert_eq!(rc, 0, "clock_gettime");
-    t.sec as u64 * 1_000_000_000 + t.nsec as u64
-}
-
 /// One round on `alloc`: wall ns per pair and thread, CPU ns per pair.
 fn round<G: GlobalAlloc + Sync>(alloc: &G) -> (f64, f64) {
     let layout = Layout::from_size_align(64, 8).expect("a valid layout");
@@ -57,7 +31,7 @@ fn round<G: GlobalAlloc + Sync>(alloc: &G) -> (f64, f64) {
         let threads: Vec<_> = (0..2)
             .map(|_| {
                 s.spawn(move || {
-                    let cpu = thread_cpu_ns();
+                    let cpu = thread_cpu_ns().unwrap_or(0);
                     let mut live = [std::ptr::null_mut::<u8>(); BATCH];
                     for _ in 0..PAIRS / BATCH {
                         for slot in &mut live {
@@ -74,7 +48,7 @@ fn round<G: GlobalAlloc + Sync>(alloc: &G) -> (f64, f64) {
                             unsafe { alloc.dealloc(p, layout) };
                         }
                     }
-                    thread_cpu_ns() - cpu
+                    thread_cpu_ns().unwrap_or(0) - cpu
                 })
             })
             .collect();

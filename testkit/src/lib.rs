@@ -3,6 +3,7 @@
 //! Not published: a workspace member that the other crates reach as a dev-dependency,
 //! so that each piece of test machinery is written once and has one owner.
 //!
+//! - [`clock`]: the calling thread's CPU time, for measurements on a shared machine.
 //! - [`failing`]: [`FailingAt<B>`](failing::FailingAt), a backend wrapper that refuses
 //!   its k-th allocation request: out-of-memory at the trait's boundary.
 //! - [`mapi_rows`]: the MAPI row structs (`SPropValue`, `SRow`) that the row-set
@@ -34,6 +35,7 @@
 //! # Ok::<(), linked_alloc::AllocError>(())
 //! ```
 
+pub mod clock;
 pub mod failing;
 pub mod mapi_rows;
 pub mod os_fault;
