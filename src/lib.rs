@@ -16,8 +16,9 @@
 //!   backend must pass.
 //!
 //! The backends are crates of their own: `linked-alloc-system` (`SystemHeap`, the
-//! platform heap), `linked-alloc-mmap` (`MmapPages`, arenas of anonymous pages) and
-//! `linked-alloc-pool` (`StaticPool<N>`, a fixed region for `no_std` firmware).
+//! platform heap), `linked-alloc-mmap` (`MmapPages`, segments of anonymous pages with
+//! per-thread heaps) and `linked-alloc-pool` (`StaticPool<N>`, a fixed region for
+//! `no_std` firmware).
 //!
 //! ```
 //! use linked_alloc::Linked;

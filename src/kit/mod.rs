@@ -6,9 +6,10 @@
 //!
 //! Not every backend needs it: a backend that manages its own memory keeps its metadata
 //! its own way. `linked-alloc-pool` (TLSF over one region) has 16-byte headers of
-//! 32-bit offsets and an exact map of live blocks; `linked-alloc-mmap` carves runs of
-//! pages. Both use only the alignment rules of [`align`](crate::align), which every
-//! backend shares.
+//! 32-bit offsets and an exact map of live blocks; `linked-alloc-mmap` keeps per-page
+//! metadata in its segments' headers and a header of its own on roots and chunks. Both
+//! use only the alignment rules of [`align`](crate::align), which every backend shares
+//! (and the mmap crate none of the kit's counters: its heaps count per thread).
 //!
 //! - [`align`](crate::align): the alignment rules and the checked layout maths
 //!   ([`HeaderedLayout`](crate::align::HeaderedLayout)).
