@@ -181,6 +181,32 @@ struct Arena {
     chunks: AtomicPtr<ChunkHeader>,
 }
 
+impl Arena {
+    /// The arena of the live root whose header is `rh`, if it has children.
+    ///
+    /// # Safety
+    /// `rh` is the header of a live root; the arena is not used after the root is freed.
+    #[inline(always)]
+    unsafe fn of<'a>(rh: &Header) -> Option<&'a Arena> {
+        // SAFETY: a live root's arena lives as long as the root (the caller's promise).
+        unsafe { rh.link.load(Acquire).cast::<Arena>().as_ref() }
+    }
+
+    /// Runs `f` on the lane the holder of `heap` may use without a lock (the own lane,
+    /// when `heap` is the owner) and then, if `f` declined there, on the shared lane
+    /// under its lock. What `f` does to a lane must be valid in either lane.
+    ///
+    /// # Safety
+    /// The calling thread holds `heap`.
+    #[inline]
+    unsafe fn try_lanes(&self, heap: &Heap, mut f: impl FnMut(&mut Lane) -> bool) -> bool {
+        // SAFETY: only the holder of `owner` uses the own lane, and the caller holds
+        // `heap`, which is the owner when the first operand is evaluated.
+        (ptr::eq(self.owner, heap) && f(unsafe { &mut *self.own.get() }))
+            || f(&mut self.shared.lock())
+    }
+}
+
 const ARENA_END: usize = (CHUNK_HEADER + size_of::<Arena>()).next_multiple_of(16);
 const _: () = assert!(ARENA_END + 64 <= FIRST_CHUNK);
 
@@ -288,13 +314,11 @@ pub(crate) unsafe fn alloc_child(
 ) -> Option<NonNull<u8>> {
     // SAFETY: `root` is a live root.
     let rh = unsafe { Header::of_root(root) };
-    let arena = rh.link.load(Acquire).cast::<Arena>();
-    if arena.is_null() {
+    // SAFETY: `root` is live, and no thread frees it during this call.
+    let Some(a) = (unsafe { Arena::of(rh) }) else {
         // SAFETY: the caller's precondition.
         return unsafe { first_child(heap, root, size, align) };
-    }
-    // SAFETY: a live root's arena lives as long as the root.
-    let a = unsafe { &*arena };
+    };
     if ptr::eq(a.owner, heap) {
         // SAFETY: only the holder of `owner` uses the own lane, and we hold it.
         let lane = unsafe { &mut *a.own.get() };
@@ -558,28 +582,23 @@ pub(crate) unsafe fn resize(
         heap.count(0, 0, new as isize - old as isize);
         return true;
     }
-    let arena = rh.link.load(Acquire).cast::<Arena>();
-    if arena.is_null() {
+    // SAFETY: `root` is live, and the arena is used only during this call.
+    let Some(a) = (unsafe { Arena::of(rh) }) else {
         return false;
-    }
-    // SAFETY: a live root's arena lives as long as the root.
-    let a = unsafe { &*arena };
+    };
     let (old_end, new_end) = (addr + old.max(1), addr.checked_add(new.max(1)));
     let Some(new_end) = new_end else { return false };
-    let fit = |lane: &mut Lane| {
-        if lane.cur.addr() != old_end || new_end > lane.end {
-            return false;
-        }
-        lane.cur = lane.cur.with_addr(new_end);
-        lane.bytes = lane.bytes - old + new;
-        true
+    // SAFETY: the caller holds the heap.
+    let done = unsafe {
+        a.try_lanes(heap, |lane| {
+            if lane.cur.addr() != old_end || new_end > lane.end {
+                return false;
+            }
+            lane.cur = lane.cur.with_addr(new_end);
+            lane.bytes = lane.bytes - old + new;
+            true
+        })
     };
-    let done = if ptr::eq(a.owner, heap) {
-        // SAFETY: we hold the owner heap, so the own lane is ours.
-        fit(unsafe { &mut *a.own.get() })
-    } else {
-        false
-    } || fit(&mut a.shared.lock());
     if done {
         heap.count(0, 0, new as isize - old as isize);
     }
@@ -634,28 +653,26 @@ pub(crate) unsafe fn reclaim(
 ) -> bool {
     // SAFETY: `root` is live.
     let rh = unsafe { Header::of_root(root) };
-    let arena = rh.link.load(Acquire).cast::<Arena>();
-    if arena.is_null() || child == root {
+    // SAFETY: `root` is live, and the arena is used only during this call.
+    let Some(a) = (unsafe { Arena::of(rh) }) else {
+        return false;
+    };
+    if child == root {
         return false;
     }
-    // SAFETY: a live root's arena lives as long as the root.
-    let a = unsafe { &*arena };
     let (addr, end) = (child.as_ptr().addr(), child.as_ptr().addr() + size.max(1));
-    let take = |lane: &mut Lane| {
-        if lane.cur.addr() != end || lane.children == 0 {
-            return false;
-        }
-        lane.cur = lane.cur.with_addr(addr);
-        lane.children -= 1;
-        lane.bytes -= size;
-        true
+    // SAFETY: the caller holds the heap.
+    let done = unsafe {
+        a.try_lanes(heap, |lane| {
+            if lane.cur.addr() != end || lane.children == 0 {
+                return false;
+            }
+            lane.cur = lane.cur.with_addr(addr);
+            lane.children -= 1;
+            lane.bytes -= size;
+            true
+        })
     };
-    let done = if ptr::eq(a.owner, heap) {
-        // SAFETY: we hold the owner heap, so the own lane is ours.
-        take(unsafe { &mut *a.own.get() })
-    } else {
-        false
-    } || take(&mut a.shared.lock());
     if done {
         heap.count(0, -1, -(size as isize));
     }
