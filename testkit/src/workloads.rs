@@ -13,6 +13,7 @@
 //!
 //! Each bench file and the example use a part of it only.
 
+#[cfg(feature = "bench")]
 pub mod bench;
 pub mod bodies;
 pub mod contender;
