@@ -8,7 +8,7 @@
 //! including its share of the root and of the free, is the round's time divided by
 //! `N + 1`.
 //!
-//! `cargo bench --bench children [--features talloc] [-- --warm-up-time 1
+//! `cargo bench -p linked-alloc-benches --bench children [--features talloc] [-- --warm-up-time 1
 //! --measurement-time 3]`
 
 use linked_alloc_testkit::workloads::{Kind, Sizes, Workload};

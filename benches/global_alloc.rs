@@ -3,13 +3,13 @@
 //! (`TlsfHeap`, rlsf's TLSF; `LlffHeap`, linked-list first fit), each over an arena of
 //! the same `ARENA` bytes, with `malloc` and our other backends as references. The
 //! script and the contenders are in `linked_alloc_testkit::workloads::global` (shared with
-//! `examples/compare.rs`).
+//! `benches/examples/compare.rs`).
 //!
 //! Before timing, the fragmentation figure is printed for each allocator bound to an
 //! arena: after the script (with its `WINDOW` objects still live), the largest block
 //! that can still be allocated, found by binary search of successful allocations.
 //!
-//! `cargo bench --bench global_alloc`
+//! `cargo bench -p linked-alloc-benches --bench global_alloc`
 
 use std::alloc::GlobalAlloc;
 

@@ -4,7 +4,7 @@
 //! one generic body (`linked_alloc_testkit::workloads::bodies`) run on every contender of
 //! `linked_alloc_testkit::workloads::for_each_contender` (our backends and the peers) in one binary and run.
 //!
-//! `cargo bench --bench mapi [--features talloc]`; HTML reports in
+//! `cargo bench -p linked-alloc-benches --bench mapi [--features talloc]`; HTML reports in
 //! `$CARGO_TARGET_DIR/criterion/report/index.html`.
 
 use linked_alloc_testkit::workloads::{Kind, Workload};

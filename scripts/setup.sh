@@ -3,6 +3,7 @@
 # nightly toolchains: rustup components and targets, Debian packages, cargo tools.
 # Idempotent: skips what is there already.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 log() { printf '==> setup: %s\n' "$*"; }
 
@@ -11,6 +12,13 @@ rustup component add rustfmt clippy >/dev/null
 rustup component add --toolchain nightly miri rust-src >/dev/null
 rustup target add thumbv7m-none-eabi >/dev/null
 cargo +nightly miri setup >/dev/null 2>&1 || cargo +nightly miri setup
+# Miri's sysroots for the 32-bit and big-endian runs (scripts/miri-targets.sh).
+for t in i686-unknown-linux-gnu s390x-unknown-linux-gnu; do
+    cargo +nightly miri setup --target "$t" >/dev/null 2>&1 || cargo +nightly miri setup --target "$t"
+done
+log "MSRV toolchain (the workspace's rust-version), minimal profile"
+msrv=$(sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
+rustup toolchain list | grep -q "^$msrv-" || rustup toolchain install "$msrv" --profile minimal >/dev/null
 
 need_apt=()
 command -v qemu-system-arm >/dev/null || need_apt+=(qemu-system-arm)

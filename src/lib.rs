@@ -39,6 +39,8 @@
 //! - `alloc`, `std`: additive conveniences; no feature changes which traits are
 //!   implemented. The crate is `#![no_std]` and builds without `alloc`.
 //! - `conformance` (implies `std`): the public conformance suite.
+//! - `allocator-api2-04`: `&Root` also implements allocator-api2 0.4's `Allocator`
+//!   (0.2's is always implemented).
 #![no_std]
 
 #[cfg(feature = "alloc")]

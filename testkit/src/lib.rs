@@ -14,7 +14,11 @@
 //! - [`pattern`]: the pattern fill and check of blocks (the core crate's
 //!   `conformance::pattern`, re-exported, so that there is one copy).
 //! - [`workloads`]: the benchmark workloads and contenders, shared by `benches/` and
-//!   `examples/compare.rs`.
+//!   `benches/examples/compare.rs`.
+//!
+//! Features: `talloc`, the C library talloc as a peer in the workloads; `bench`, the
+//! criterion side of the workloads (`workloads::bench`), which only the benches crate
+//! turns on (criterion builds C, which the Miri runs on other targets cannot).
 //!
 //! ```
 //! use core::alloc::Layout;

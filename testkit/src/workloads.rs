@@ -1,7 +1,7 @@
 //! The benchmark workloads, written once and run on every contender: our backends
 //! (through the one front end [`Linked<B>`](linked_alloc::Linked)) and the peers
 //! (`malloc`, bumpalo, talloc). The criterion benches (`benches/`) and
-//! `examples/compare.rs` share this module, so the numbers of both come from the same
+//! `benches/examples/compare.rs` share this module, so the numbers of both come from the same
 //! code.
 //!
 //! - [`Contender`]: what a workload needs (a root, a child of it, free the root, a
@@ -13,6 +13,7 @@
 //!
 //! Each bench file and the example use a part of it only.
 
+#[cfg(feature = "bench")]
 pub mod bench;
 pub mod bodies;
 pub mod contender;

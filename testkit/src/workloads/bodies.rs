@@ -2,7 +2,7 @@
 //!
 //! Every body does a fixed batch of work and returns how many operations it did (an
 //! operation is one allocation, its share of the frees included), so that "ns per op"
-//! is the same measure in the criterion benches and in `examples/compare.rs`. Every
+//! is the same measure in the criterion benches and in `benches/examples/compare.rs`. Every
 //! block is written (its first byte) before it is freed, so that its memory is touched.
 
 use core::alloc::Layout;

@@ -3,7 +3,7 @@
 //! the measured bytes per 64 B child, then ns per operation and the ratio to `malloc`.
 //! The workloads are the criterion benches' own bodies (`linked_alloc_testkit::workloads`, in `testkit/`).
 //!
-//! `cargo run --release --example compare [--features talloc] [-- WORKLOADS [CONTENDERS
+//! `cargo run --release -p linked-alloc-benches --example compare [--features talloc] [-- WORKLOADS [CONTENDERS
 //! [REPS]]]`: keeps the workloads (`memory` is one) and the contenders whose names
 //! contain these strings (default: all); runs each REPS times (default 5).
 //!
