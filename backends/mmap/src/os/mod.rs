@@ -59,16 +59,33 @@ pub(crate) fn map(len: usize) -> Option<NonNull<u8>> {
 /// As [`map`], at `hint` if the OS takes it (null: anywhere). Where the mapping lands
 /// is up to the OS: the caller compares.
 fn map_at(hint: *mut u8, len: usize) -> Option<NonNull<u8>> {
+    if refused(len) {
+        return None;
+    }
+    map_unchecked(hint, len)
+}
+
+/// Whether to refuse a request for `len` bytes before asking the OS: under Miri beyond
+/// what any test needs, in the crate's tests when the fault injection says so. One
+/// request of the crate asks this once, however many OS calls it takes (Windows'
+/// [`map_aligned`] takes a varying number), so that the tests count requests exactly.
+fn refused(len: usize) -> bool {
     debug_assert!(len > 0 && len % MAP_ALIGN == 0);
     // Miri stops the program with "resource exhaustion" where an OS returns ENOMEM, so
     // under Miri this module refuses what no test needs, as an OS out of memory would.
     if cfg!(miri) && len > MIRI_MAX_LEN {
-        return None;
+        return true;
     }
     #[cfg(test)]
     if fault::should_fail() {
-        return None;
+        return true;
     }
+    false
+}
+
+/// As [`map_at`], without asking [`refused`]: for the second and later OS calls of one
+/// request.
+fn map_unchecked(hint: *mut u8, len: usize) -> Option<NonNull<u8>> {
     let start = sys::map_pages(hint, len)?;
     debug_assert_eq!(start.as_ptr() as usize % MAP_ALIGN, 0);
     #[cfg(test)]
@@ -153,5 +170,54 @@ pub(crate) mod fault {
             REFUSE_UNMAPS.set(n - 1);
         }
         n > 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every platform's aligned mappings: the start is aligned, `len` bytes from it lie
+    /// in the mapping and keep what is written there (also after a purge and a write
+    /// again), and giving the mapping back gives back all that was mapped.
+    #[test]
+    fn aligned_mappings_hold_their_bytes_and_go_back_whole() {
+        let live0 = fault::live();
+        let rounds = if cfg!(miri) { 2 } else { 8 };
+        for align in [MAP_ALIGN, 1 << 16, 1 << 18, 1 << 22] {
+            let mut mappings = std::vec::Vec::new();
+            for round in 0..rounds {
+                let len = MAP_ALIGN * (1 + round);
+                let (start, mapping) = map_aligned(len, align).expect("map_aligned failed");
+                assert_eq!(start.as_ptr().addr() % align, 0, "misaligned start");
+                let (s, b) = (start.as_ptr().addr(), mapping.base.as_ptr().addr());
+                assert!(
+                    b <= s && s + len <= b + mapping.len,
+                    "start outside its mapping"
+                );
+                // SAFETY: `[start, start + len)` is in the fresh mapping, which only this
+                // test uses.
+                let bytes = unsafe { core::slice::from_raw_parts_mut(start.as_ptr(), len) };
+                assert!(
+                    bytes.iter().all(|&x| x == 0),
+                    "a fresh mapping is not zeroed"
+                );
+                bytes.fill(round as u8 + 1);
+                // SAFETY: the pages are ours, page-aligned, and what they hold is not needed.
+                unsafe { purge(start, len) };
+                // SAFETY: as above; purged pages stay mapped and writable.
+                let bytes = unsafe { core::slice::from_raw_parts_mut(start.as_ptr(), len) };
+                bytes.fill(round as u8 + 7);
+                mappings.push((start, len, round as u8 + 7, mapping));
+            }
+            for (start, len, byte, mapping) in mappings {
+                // SAFETY: as above: ours, live, not given back yet.
+                let bytes = unsafe { core::slice::from_raw_parts(start.as_ptr(), len) };
+                assert!(bytes.iter().all(|&x| x == byte), "a mapping lost its bytes");
+                // SAFETY: the whole mapping, as `map_aligned` described it; no one uses it.
+                assert!(unsafe { unmap(mapping) }.is_ok(), "unmap refused");
+            }
+        }
+        assert_eq!(fault::live(), live0, "bytes mapped and not given back");
     }
 }

@@ -9,13 +9,13 @@
 //! always `Err`, and the callers copy instead.
 
 use core::ffi::c_void;
-use core::ptr::NonNull;
+use core::ptr::{self, NonNull};
 
 use windows_sys::Win32::System::Memory::{
     MEM_COMMIT, MEM_RELEASE, MEM_RESERVE, MEM_RESET, PAGE_READWRITE, VirtualAlloc, VirtualFree,
 };
 
-use super::{MAP_ALIGN, Mapping, map, map_at, release};
+use super::{MAP_ALIGN, Mapping, map_unchecked, refused, release};
 
 /// How many times [`map_aligned`] tries to map at an aligned address it found free
 /// before it keeps an over-sized mapping.
@@ -59,6 +59,10 @@ pub(super) unsafe fn unmap_pages(start: NonNull<u8>, len: usize) -> Result<(), (
 pub(crate) fn map_aligned(len: usize, align: usize) -> Option<(NonNull<u8>, Mapping)> {
     debug_assert!(align.is_power_of_two() && align >= MAP_ALIGN);
     let total = len.checked_add(align - MAP_ALIGN)?;
+    // One request, however many calls it takes (see `refused`).
+    if refused(total) {
+        return None;
+    }
     for _ in 0..ALIGNED_TRIES {
         let (base, start) = map_over(total, align)?;
         // SAFETY: `[base, base + total)` is the whole fresh mapping that `map_over`
@@ -66,7 +70,7 @@ pub(crate) fn map_aligned(len: usize, align: usize) -> Option<(NonNull<u8>, Mapp
         if unsafe { release(base, total) }.is_err() {
             return Some((start, Mapping { base, len: total }));
         }
-        match map_at(start.as_ptr(), len) {
+        match map_unchecked(start.as_ptr(), len) {
             Some(p) if p == start => return Some((start, Mapping { base: start, len })),
             Some(p) => {
                 // SAFETY: `p` is the whole fresh mapping just made, which nothing uses.
@@ -84,7 +88,7 @@ pub(crate) fn map_aligned(len: usize, align: usize) -> Option<(NonNull<u8>, Mapp
 /// Maps `total` bytes and finds the first address aligned to `align` in it: the base
 /// and that address.
 fn map_over(total: usize, align: usize) -> Option<(NonNull<u8>, NonNull<u8>)> {
-    let base = map(total)?;
+    let base = map_unchecked(ptr::null_mut(), total)?;
     let lead = base.as_ptr().addr().wrapping_neg() & (align - 1);
     // SAFETY: `lead <= align - MAP_ALIGN` (both are multiples of MAP_ALIGN), and the
     // caller's `total` leaves at least that much before the aligned range ends.
