@@ -70,15 +70,16 @@ pub(crate) fn map_aligned(len: usize, align: usize) -> Option<(NonNull<u8>, Mapp
         if unsafe { release(base, total) }.is_err() {
             return Some((start, Mapping { base, len: total }));
         }
-        match map_unchecked(start.as_ptr(), len) {
-            Some(p) if p == start => return Some((start, Mapping { base: start, len })),
-            Some(p) => {
-                // SAFETY: `p` is the whole fresh mapping just made, which nothing uses.
-                if unsafe { release(p, len) }.is_err() {
-                    return None;
-                }
+        if let Some(p) = map_unchecked(start.as_ptr(), len) {
+            if p == start {
+                return Some((start, Mapping { base: start, len }));
             }
-            None => {}
+            // Windows rounds the address down to its 64 KiB granularity, which leaves
+            // an aligned one as it is: another address is not expected, but not ours.
+            // SAFETY: `p` is the whole fresh mapping just made, which nothing uses.
+            if unsafe { release(p, len) }.is_err() {
+                return None;
+            }
         }
     }
     let (base, start) = map_over(total, align)?;
