@@ -29,7 +29,7 @@ mod windows;
 #[cfg(windows)]
 use windows as sys;
 
-pub(crate) use sys::{map_aligned, remap};
+pub(crate) use sys::{CAN_REMAP, map_aligned, remap};
 
 /// The least alignment of every address that [`map`] returns: no target this crate
 /// supports has pages smaller than 4096 bytes (Windows aligns every allocation to

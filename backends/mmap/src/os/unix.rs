@@ -70,6 +70,12 @@ pub(crate) fn map_aligned(len: usize, align: usize) -> Option<(NonNull<u8>, Mapp
     Some((start, Mapping { base: start, len }))
 }
 
+/// Whether [`remap`] can succeed: on Linux, outside Miri.
+pub(crate) const CAN_REMAP: bool = cfg!(all(
+    any(target_os = "linux", target_os = "android"),
+    not(miri)
+));
+
 /// Moves the pages of `old` to `new` (a fresh mapping of ours, at least as long), with
 /// `mremap`: the kernel moves page tables, nothing is copied. Linux only (elsewhere, and
 /// under Miri, `Err`). On `Ok`, `old` is unmapped and `new` holds its pages (then

@@ -96,6 +96,9 @@ fn map_over(total: usize, align: usize) -> Option<(NonNull<u8>, NonNull<u8>)> {
     Some((base, unsafe { base.add(lead) }))
 }
 
+/// Whether [`remap`] can succeed: never on Windows.
+pub(crate) const CAN_REMAP: bool = false;
+
 /// No `mremap` on Windows: always `Err`, and the callers fall back to a copy.
 ///
 /// # Safety
