@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test suite for x86_64-pc-windows-gnu, run under Wine: the system, pool and mmap
 # backends' tests and the core crate's integration tests (doc tests do not run cross).
-# Also builds the C ABI as a DLL and checks that it exports the three MAPI names.
+# Also builds the C ABI as a DLL (over MmapPages), checks that it exports the three MAPI
+# names, and runs the C test program of capi against it.
 #
 # Needs what scripts/setup.sh installs (Debian wine64 and gcc-mingw-w64-x86-64, the
 # rustup target); the Wine prefix lives in target/wine-prefix, made on the first run. Wine 8 lacks
@@ -57,6 +58,16 @@ for name in MAPIAllocateBuffer MAPIAllocateMore MAPIFreeBuffer; do
     fi
 done
 log "linked_alloc_capi.dll exports MAPIAllocateBuffer, MAPIAllocateMore, MAPIFreeBuffer"
+
+log "the C tests (capi/tests/c/mapi_test.c) against the DLL (MmapPages), under Wine"
+work=target/wine-c
+mkdir -p "$work"
+cp "target/$TARGET/debug/linked_alloc_capi.dll" "$work/"
+# Every backend tells a child from a root (see capi/tests/c_abi.rs for the flags).
+x86_64-w64-mingw32-gcc -std=c11 -Wall -Wextra -Werror -O1 -I capi/include \
+    -DMAPI_TEST_TELLS_CHILDREN capi/tests/c/mapi_test.c \
+    "target/$TARGET/debug/liblinked_alloc_capi.dll.a" -o "$work/mapi_test.exe"
+"$WINE64" "$work/mapi_test.exe"
 
 log "tests under Wine"
 cargo test --target "$TARGET" \

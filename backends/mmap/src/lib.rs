@@ -46,7 +46,8 @@
 //!   targets); beyond that it is unmapped at once. Up to four freed huge blocks'
 //!   mappings are cached too, for the next huge block. The memory of free pages, of
 //!   cached segments and of cached huge mappings goes back to the OS
-//!   (`madvise(MADV_DONTNEED)`: they stay mapped, as address space) when they have not
+//!   (`madvise(MADV_DONTNEED)`, `MEM_RESET` on Windows: they stay mapped, as address
+//!   space) when they have not
 //!   been used again for 100 ms; the check runs on the allocator's slow paths, so an
 //!   idle thread's heap keeps its pages until it allocates again or
 //!   [`trim_cache`](MmapPages::trim_cache) runs. `trim_cache` unmaps the caches, after
@@ -621,7 +622,7 @@ unsafe impl LinkedAllocator for MmapPages {
     }
 
     /// Moves a huge root without children to a mapping of the new size with `mremap`
-    /// (Linux; no copy). Other roots: `None`.
+    /// (Linux; no copy). Other roots, and every root elsewhere: `None`.
     #[inline]
     unsafe fn reallocate_root(
         &self,
