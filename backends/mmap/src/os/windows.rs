@@ -75,7 +75,8 @@ pub(crate) fn map_aligned(len: usize, align: usize) -> Option<(NonNull<u8>, Mapp
                 return Some((start, Mapping { base: start, len }));
             }
             // Windows rounds the address down to its 64 KiB granularity, which leaves
-            // an aligned one as it is: another address is not expected, but not ours.
+            // an aligned one as it is: another address is not expected; if one comes,
+            // it goes back (and if Windows refuses that, the request fails).
             // SAFETY: `p` is the whole fresh mapping just made, which nothing uses.
             if unsafe { release(p, len) }.is_err() {
                 return None;
