@@ -16,19 +16,20 @@ cd "$(dirname "$0")/.."
 log() { printf '==> wine: %s\n' "$*"; }
 TARGET=x86_64-pc-windows-gnu
 
-for tool in /usr/lib/wine/wine64 x86_64-w64-mingw32-gcc x86_64-w64-mingw32-objdump; do
+# The 64-bit loader that the wine64 package installs (the plain `wine` wrapper needs the
+# 32-bit half).
+WINE64=$(dpkg -L wine64 2>/dev/null | grep -E '/lib/(.+/)?wine/wine64$' || true)
+for tool in "${WINE64:-wine64}" x86_64-w64-mingw32-gcc x86_64-w64-mingw32-objdump; do
     if ! command -v "$tool" >/dev/null 2>&1; then
         echo "wine: $tool is missing: bash scripts/setup.sh installs it (Debian wine64, gcc-mingw-w64-x86-64)" >&2
         exit 1
     fi
 done
-if ! rustup target list --installed | grep -qx "$TARGET"; then
+if ! rustup target list --installed | grep -x "$TARGET" >/dev/null; then
     echo "wine: the rustup target $TARGET is missing: bash scripts/setup.sh adds it" >&2
     exit 1
 fi
 
-# The 64-bit loader (the plain `wine` wrapper needs the 32-bit half).
-WINE64=$(dpkg -L wine64 | grep -m1 '/wine64$')
 export WINEPREFIX="$PWD/target/wine-prefix"
 export WINEDEBUG=-all
 export WINEDLLOVERRIDES="mscoree,mshtml=" # no Mono / Gecko install prompts
