@@ -2,6 +2,7 @@
 //! the time the thread waits for a core is not counted.
 
 /// `struct timespec` on 64-bit Linux.
+#[cfg(all(target_os = "linux", target_pointer_width = "64"))]
 #[repr(C)]
 #[derive(Debug, Default)]
 struct Timespec {

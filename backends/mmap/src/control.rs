@@ -11,7 +11,7 @@
 //! its heap (unless it is the heap's only one) for the cache; the cache keeps up to
 //! `cache_limit` segments and unmaps the rest at once. Up to [`HUGE_CACHE`] freed huge
 //! blocks' mappings wait for the next huge block; the others are unmapped when freed.
-//! Cached memory is purged (`madvise`) 100 ms after it was freed, unless used again.
+//! Cached memory is purged (`madvise`; `MEM_RESET` on Windows) 100 ms after it was freed, unless used again.
 //! `trim_cache` unmaps the caches, after giving them the empty pages and segments of the
 //! calling thread's heap and of heaps whose threads have exited. A `munmap` that the OS
 //! refuses (see `os`) leaves the memory mapped and counted: the segment stays in the
@@ -348,7 +348,9 @@ impl Control {
         seg: NonNull<Segment>,
         size: usize,
     ) -> Option<NonNull<Segment>> {
-        if cfg!(miri) {
+        if !os::CAN_REMAP {
+            // Windows, Miri: no mapping made and given back again for nothing; the
+            // caller copies.
             return None;
         }
         let len = size

@@ -46,7 +46,8 @@
 //!   targets); beyond that it is unmapped at once. Up to four freed huge blocks'
 //!   mappings are cached too, for the next huge block. The memory of free pages, of
 //!   cached segments and of cached huge mappings goes back to the OS
-//!   (`madvise(MADV_DONTNEED)`: they stay mapped, as address space) when they have not
+//!   (`madvise(MADV_DONTNEED)`, `MEM_RESET` on Windows: they stay mapped, as address
+//!   space) when they have not
 //!   been used again for 100 ms; the check runs on the allocator's slow paths, so an
 //!   idle thread's heap keeps its pages until it allocates again or
 //!   [`trim_cache`](MmapPages::trim_cache) runs. `trim_cache` unmaps the caches, after
@@ -72,9 +73,14 @@
 //!   segment of this allocator. A freed root whose block was handed out again cannot be
 //!   told from the new root.
 //!
-//! Unix only: the pages come from `mmap` through `rustix`, in one module. Under Miri,
-//! rustix uses its libc backend, whose `mmap`/`munmap` Miri runs natively (segments are
-//! 256 KiB and pages 16 KiB there, to keep Miri's memory small).
+//! Unix and Windows: the pages come from `mmap` through `rustix` on Unix, from
+//! `VirtualAlloc` through `windows-sys` on Windows, in one module. The differences:
+//! Windows has no `mremap`, so a huge root without children that grows is copied
+//! instead of moved; a purge there is `MEM_RESET` (the memory can be taken, the pages
+//! stay committed); and an aligned segment is mapped by reserving an over-sized range,
+//! freeing it and mapping the aligned part of it. Under Miri, rustix uses its libc
+//! backend, whose `mmap`/`munmap` Miri runs natively (segments are 256 KiB and pages
+//! 16 KiB there, to keep Miri's memory small).
 //!
 //! ```
 //! use linked_alloc::Linked;
@@ -98,9 +104,9 @@
 //!
 //! [`stats`]: LinkedAllocator::stats
 
-#[cfg(not(unix))]
+#[cfg(not(any(unix, windows)))]
 compile_error!(
-    "linked-alloc-mmap needs a Unix target: it maps anonymous pages with mmap (through rustix)"
+    "linked-alloc-mmap needs a Unix or Windows target: it maps pages with mmap (through rustix) or VirtualAlloc (through windows-sys)"
 );
 
 mod control;
@@ -616,7 +622,7 @@ unsafe impl LinkedAllocator for MmapPages {
     }
 
     /// Moves a huge root without children to a mapping of the new size with `mremap`
-    /// (Linux; no copy). Other roots: `None`.
+    /// (Linux; no copy). Other roots, and every root elsewhere: `None`.
     #[inline]
     unsafe fn reallocate_root(
         &self,
