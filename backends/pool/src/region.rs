@@ -3,6 +3,7 @@
 use core::fmt;
 use core::ptr::NonNull;
 
+use crate::lock::{PoolLock, SpinLock};
 use crate::pool::{PoolCore, Region};
 
 /// A pool over a `&'static mut [u8]` that the user hands in: a linker-placed RAM
@@ -26,22 +27,27 @@ use crate::pool::{PoolCore, Region};
 /// assert!(HEAP.stats().is_empty());
 /// # Ok::<(), linked_alloc::AllocError>(())
 /// ```
-pub struct PoolRegion {
-    core: PoolCore,
+///
+/// `L` is the [lock policy](crate::lock), [`SpinLock`] by default, as for
+/// [`StaticPool`](crate::StaticPool).
+pub struct PoolRegion<L = SpinLock> {
+    core: PoolCore<L>,
     base: NonNull<u8>,
     len: usize,
 }
 
 // SAFETY: the pool owns its region (it took the `&'static mut`), so sending it to
 // another thread sends the region's only user.
-unsafe impl Send for PoolRegion {}
-// SAFETY: the pool's own bytes (tables, headers) are touched only under the spin lock
-// of `core`; the payload of a block only by whoever holds the block.
-unsafe impl Sync for PoolRegion {}
+unsafe impl<L: PoolLock + Send> Send for PoolRegion<L> {}
+// SAFETY: the pool's own bytes (tables, headers) are touched only under the lock of
+// `core` (a `PoolLock`: closures never overlap); the payload of a block only by whoever
+// holds the block.
+unsafe impl<L: PoolLock> Sync for PoolRegion<L> {}
 
 impl PoolRegion {
-    /// A pool over `region`, which it owns from now on. Nothing is written before the
-    /// first call.
+    /// A pool over `region`, with the default [`SpinLock`], which it owns from now on.
+    /// Nothing is written before the first call. For another lock policy:
+    /// [`with_lock`](PoolRegion::with_lock).
     ///
     /// ```
     /// # use linked_alloc_pool::PoolRegion;
@@ -52,6 +58,23 @@ impl PoolRegion {
     /// ```
     #[must_use]
     pub const fn new(region: &'static mut [u8]) -> Self {
+        Self::with_lock(region)
+    }
+}
+
+impl<L: PoolLock> PoolRegion<L> {
+    /// A pool over `region` with the lock policy `L` (see [`lock`](crate::lock)), which
+    /// it owns from now on. Nothing is written before the first call.
+    ///
+    /// ```
+    /// use linked_alloc_pool::{PoolRegion, TryLock};
+    /// static mut BYTES: [u8; 4096] = [0; 4096];
+    /// // SAFETY: BYTES is used by nothing else: the pool owns it from now on.
+    /// let pool = PoolRegion::<TryLock>::with_lock(unsafe { &mut *(&raw mut BYTES) });
+    /// assert!(pool.capacity() > 3_000);
+    /// ```
+    #[must_use]
+    pub const fn with_lock(region: &'static mut [u8]) -> Self {
         let len = region.len();
         let base = match NonNull::new(region.as_mut_ptr()) {
             Some(base) => base,
@@ -75,7 +98,7 @@ impl PoolRegion {
 
 // The inspection methods: the logic is in `pool.rs`, the docs here.
 crate::pool::inspection_over_core! {
-    impl[] PoolRegion;
+    impl[L: PoolLock] PoolRegion<L>;
     /// Bytes the blocks can take, headers included: the region less the alignment of
     /// its start and the tables. Takes the lock.
     ///
@@ -128,7 +151,7 @@ crate::pool::inspection_over_core! {
     check_integrity;
 }
 
-impl fmt::Debug for PoolRegion {
+impl<L: PoolLock> fmt::Debug for PoolRegion<L> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PoolRegion")
             .field("base", &self.base)
@@ -139,4 +162,4 @@ impl fmt::Debug for PoolRegion {
 }
 
 // The `LinkedAllocator` impl: every call goes to `PoolCore` over `region()`.
-crate::pool::linked_allocator_over_core!(impl[] PoolRegion);
+crate::pool::linked_allocator_over_core!(impl[L: PoolLock] PoolRegion<L>);
