@@ -9,7 +9,7 @@ log() { printf '==> setup: %s\n' "$*"; }
 log "rustup components (stable: rustfmt, clippy; nightly: miri, rust-src)"
 rustup component add rustfmt clippy >/dev/null
 rustup component add --toolchain nightly miri rust-src >/dev/null
-rustup target add thumbv7m-none-eabi >/dev/null
+rustup target add thumbv7m-none-eabi thumbv6m-none-eabi >/dev/null
 cargo +nightly miri setup >/dev/null 2>&1 || cargo +nightly miri setup
 
 need_apt=()

@@ -13,7 +13,12 @@
 //! `capacity`, `free_bytes`, ...) still wait for the lock (a free cannot fail): call them
 //! from the main context only, never from an interrupt that may preempt the pool.
 
-use core::sync::atomic::{AtomicBool, Ordering};
+#[cfg(target_has_atomic = "8")]
+use core::sync::atomic::AtomicBool;
+use core::sync::atomic::Ordering;
+
+#[cfg(not(target_has_atomic = "8"))]
+use portable_atomic::AtomicBool;
 
 /// How a pool takes its lock. The pool's state is touched only inside the closures
 /// given to these methods.
