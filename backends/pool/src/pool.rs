@@ -39,6 +39,9 @@ impl Region {
 struct Locked {
     tlsf: Tlsf,
     stats: Stats,
+    /// The most bytes the blocks ever took at once, headers included (the high-water
+    /// mark of `capacity - free_bytes`).
+    peak: usize,
 }
 
 /// The lock, the TLSF state and the live counts of one pool.
@@ -92,6 +95,7 @@ impl<L: PoolLock> PoolCore<L> {
                     children: 0,
                     bytes_in_use: 0,
                 },
+                peak: 0,
             }),
         }
     }
@@ -109,12 +113,15 @@ impl<L: PoolLock> PoolCore<L> {
             // SAFETY: this closure runs under the lock, which (`PoolLock`'s contract)
             // no other closure of this pool holds at the same time: the only access to
             // `locked` now.
-            let Locked { tlsf, stats } = unsafe { &mut *self.locked.get() };
+            let Locked { tlsf, stats, peak } = unsafe { &mut *self.locked.get() };
             // SAFETY: `region` was made by `Region::new`, whose precondition is that of
             // `Tlsf::view` (valid bytes of this pool alone, the same on every call);
             // the lock makes this view the only one.
             let mut heap = unsafe { tlsf.view(region.base, region.len) };
-            f(&mut heap, stats)
+            let r = f(&mut heap, stats);
+            // Only allocations and growth raise it; two loads and a compare otherwise.
+            *peak = (*peak).max(heap.capacity() - heap.free_bytes());
+            r
         };
         match wait {
             Wait::Policy => self.lock.lock(locked),
@@ -304,6 +311,13 @@ impl<L: PoolLock> PoolCore<L> {
         self.with_wait(region, |heap, _| heap.free_bytes())
     }
 
+    pub(crate) fn peak_used(&self, region: Region) -> usize {
+        // Through `with`, so that the first call lays the pool out as the others do.
+        self.with_wait(region, |_, _| ());
+        // SAFETY: under the lock: the only access to `locked` (see `with`).
+        self.lock.wait(|| unsafe { (*self.locked.get()).peak })
+    }
+
     pub(crate) fn largest_free_block(&self, region: Region) -> usize {
         self.with_wait(region, |heap, _| heap.largest_free().saturating_sub(HEADER))
     }
@@ -313,7 +327,7 @@ impl<L: PoolLock> PoolCore<L> {
     }
 }
 
-/// Implements the inspection methods (`capacity`, `free_bytes`, `largest_free_block`,
+/// Implements the inspection methods (`capacity`, `free_bytes`, `peak_used`, `largest_free_block`,
 /// `check_integrity`) of a pool type (with its generic parameters in brackets) that has
 /// a field `core: PoolCore` and a method `region(&self) -> Region`, each with the docs
 /// written before its name (each type keeps its own docs and examples; the logic is
@@ -323,6 +337,7 @@ macro_rules! inspection_over_core {
         impl[$($generics:tt)*] $pool:ty;
         $(#[$capacity:meta])* capacity;
         $(#[$free_bytes:meta])* free_bytes;
+        $(#[$peak_used:meta])* peak_used;
         $(#[$largest_free_block:meta])* largest_free_block;
         $(#[$check_integrity:meta])* check_integrity;
     ) => {
@@ -335,6 +350,11 @@ macro_rules! inspection_over_core {
             $(#[$free_bytes])*
             pub fn free_bytes(&self) -> usize {
                 self.core.free_bytes(self.region())
+            }
+
+            $(#[$peak_used])*
+            pub fn peak_used(&self) -> usize {
+                self.core.peak_used(self.region())
             }
 
             $(#[$largest_free_block])*

@@ -123,6 +123,22 @@ crate::pool::inspection_over_core! {
     /// ```
     free_bytes;
 
+    /// The high-water mark of the bytes the blocks took; see
+    /// [`StaticPool::peak_used`](crate::StaticPool::peak_used).
+    ///
+    /// ```
+    /// # use linked_alloc::LinkedAllocator;
+    /// # use linked_alloc_pool::PoolRegion;
+    /// static mut BYTES: [u8; 4096] = [0; 4096];
+    /// // SAFETY: BYTES is used by nothing else: the pool owns it from now on.
+    /// let pool = PoolRegion::new(unsafe { &mut *(&raw mut BYTES) });
+    /// let root = pool.allocate_root(core::alloc::Layout::new::<[u8; 100]>()).unwrap();
+    /// // SAFETY: `root` is a live root of `pool`.
+    /// unsafe { pool.free_root(root) };
+    /// assert!(pool.peak_used() >= 100);
+    /// ```
+    peak_used;
+
     /// The payload bytes of the largest free block; see
     /// [`StaticPool::largest_free_block`](crate::StaticPool::largest_free_block).
     ///

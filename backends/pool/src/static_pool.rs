@@ -138,6 +138,29 @@ crate::pool::inspection_over_core! {
     /// ```
     free_bytes;
 
+    /// The high-water mark: the most bytes the blocks ever took at once, headers
+    /// included (`capacity - free_bytes` at its highest since the pool was made). Size a
+    /// firmware's heap from it after a test run. O(1).
+    ///
+    /// ```
+    /// # use linked_alloc::Linked;
+    /// # use linked_alloc_pool::StaticPool;
+    /// let heap = Linked::new(StaticPool::<4096>::new());
+    /// assert_eq!(heap.backend().peak_used(), 0);
+    /// let a = heap.allocate_buffer(1000)?;
+    /// let b = heap.allocate_buffer(1000)?;
+    /// // SAFETY: `a` and `b` are live roots of `heap`.
+    /// unsafe { heap.free_buffer(a); heap.free_buffer(b) };
+    /// let small = heap.allocate_buffer(10)?;
+    /// // SAFETY: `small` is a live root of `heap`.
+    /// unsafe { heap.free_buffer(small) };
+    /// // Both large roots at once, with their headers: still the peak.
+    /// assert!(heap.backend().peak_used() >= 2000);
+    /// assert_eq!(heap.backend().free_bytes(), heap.backend().capacity());
+    /// # Ok::<(), linked_alloc::AllocError>(())
+    /// ```
+    peak_used;
+
     /// The payload bytes of the largest free block (0 if none): with
     /// [`free_bytes`](Self::free_bytes), the measure of fragmentation. A request of
     /// this size with [`MIN_ALIGN`](linked_alloc::MIN_ALIGN) succeeds when that block

@@ -477,6 +477,35 @@ fn a_moved_pool_stays_consistent() {
     assert_eq!(moved.check_integrity(), Ok(1));
 }
 
+
+            /// The high-water mark is exactly the largest `capacity - free_bytes` seen
+            /// after any call, and stays when the blocks go.
+            #[test]
+            fn peak_used_is_the_high_water_mark() {
+                let pool = own_pool!(16 * 1024);
+                let capacity = pool.capacity();
+                assert_eq!(pool.peak_used(), 0);
+                let mut rng = Rng::new(77);
+                let mut seen = 0;
+                for _ in 0..iterations(40, 5) {
+                    let mut roots = Vec::new();
+                    for _ in 0..rng.range(1, 12) {
+                        let Ok(r) = pool.allocate_root(layout(rng.range(1, 900), 8)) else {
+                            break;
+                        };
+                        roots.push(r);
+                        seen = seen.max(capacity - pool.free_bytes());
+                        assert_eq!(pool.peak_used(), seen);
+                    }
+                    for r in roots {
+                        // SAFETY: `r` is a live root of the pool, not used afterwards.
+                        unsafe { pool.free_root(r) };
+                    }
+                    assert_eq!(pool.peak_used(), seen, "the peak fell with the frees");
+                }
+                assert!(seen > 0);
+                assert_eq!(pool.free_bytes(), capacity);
+            }
         }
     )*};
 }
