@@ -100,5 +100,5 @@ mod tlsf;
 #[cfg(feature = "critical-section")]
 pub use lock::CriticalSectionLock;
 pub use lock::{PoolLock, SpinLock, TryLock};
-pub use region::PoolRegion;
+pub use region::{PoolRegion, RegionTooSmall};
 pub use static_pool::StaticPool;

@@ -87,6 +87,95 @@ impl<L: PoolLock> PoolRegion<L> {
         }
     }
 
+    /// A pool over `region`, or [`RegionTooSmall`] if it cannot hold the pool's tables
+    /// and one block (with [`new`](PoolRegion::new) every request would then fail).
+    ///
+    /// ```
+    /// use linked_alloc_pool::{PoolRegion, RegionTooSmall, SpinLock};
+    /// static mut TINY: [u8; 32] = [0; 32];
+    /// static mut ENOUGH: [u8; 1024] = [0; 1024];
+    /// // SAFETY: TINY and ENOUGH are used by nothing else: the pools own them.
+    /// let tiny = PoolRegion::<SpinLock>::try_new(unsafe { &mut *(&raw mut TINY) });
+    /// assert_eq!(tiny.err(), Some(RegionTooSmall { len: 32 }));
+    /// // SAFETY: as above.
+    /// let pool = PoolRegion::<SpinLock>::try_new(unsafe { &mut *(&raw mut ENOUGH) })?;
+    /// assert!(pool.capacity() > 0);
+    /// # Ok::<(), RegionTooSmall>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`RegionTooSmall`] when the region cannot hold the tables and one block.
+    pub fn try_new(region: &'static mut [u8]) -> Result<Self, RegionTooSmall> {
+        let pool = Self::with_lock(region);
+        pool.check_fits()
+    }
+
+    /// A pool over the memory from `start` to `end` (excluded): the sound way to build
+    /// a pool between two linker symbols, or over any memory known only by address.
+    ///
+    /// Build the pointers with `&raw mut` (or `addr_of_mut!`) on the symbols, declared
+    /// as `static mut` in an `unsafe extern "C"` block: no reference to them is ever
+    /// made. (embedded-alloc's earlier documented init, `HEAP.init(HEAP_MEM.as_ptr() as
+    /// usize, SIZE)` over a `static mut` array, was undefined behaviour: `as_ptr` on the
+    /// `static mut` makes a shared reference to it, and the allocator then writes
+    /// through a pointer derived from that shared reference; and the `usize` address
+    /// carried no provenance. Here the pointers keep the provenance of `&raw mut`, no
+    /// `&`/`&mut` to the memory is made, and the pool writes only through them.)
+    ///
+    /// ```
+    /// use linked_alloc::Linked;
+    /// use linked_alloc_pool::{PoolRegion, SpinLock};
+    ///
+    /// // In firmware, the symbols come from the linker script:
+    /// // unsafe extern "C" { static mut __sheap: u8; static mut __eheap: u8; }
+    /// // Here an array stands in for that memory.
+    /// static mut RAM: [u8; 4096] = [0; 4096];
+    /// let start = (&raw mut RAM).cast::<u8>();
+    /// let end = start.wrapping_add(4096);
+    /// // SAFETY: start..end is RAM, valid for reads and writes forever and used by
+    /// // nothing else from now on.
+    /// let pool = unsafe { PoolRegion::<SpinLock>::from_raw_range(start, end) }?;
+    /// let heap = Linked::new(pool);
+    /// let root = heap.allocate_buffer(100).unwrap();
+    /// // SAFETY: `root` is a live root of `heap`.
+    /// unsafe { heap.free_buffer(root) };
+    /// # Ok::<(), linked_alloc_pool::RegionTooSmall>(())
+    /// ```
+    ///
+    /// # Safety
+    /// The bytes from `start` to `end` are valid for reads and writes while the pool
+    /// lives (and its blocks are used), and nothing else reads or writes them meanwhile
+    /// except through the pool (the payloads of its blocks); `start` and `end` are
+    /// derived from the same memory (the same allocation or the same linker-placed
+    /// section).
+    ///
+    /// # Errors
+    /// [`RegionTooSmall`] when `end` is before `start` (with `len: 0`), or when the
+    /// range cannot hold the tables and one block.
+    pub unsafe fn from_raw_range(start: *mut u8, end: *mut u8) -> Result<Self, RegionTooSmall> {
+        let Some(len) = end.addr().checked_sub(start.addr()) else {
+            return Err(RegionTooSmall { len: 0 });
+        };
+        let Some(base) = NonNull::new(start) else {
+            return Err(RegionTooSmall { len: 0 });
+        };
+        let pool = Self {
+            core: PoolCore::new(),
+            base,
+            len,
+        };
+        pool.check_fits()
+    }
+
+    /// `Ok(self)` if the region holds the tables and one block.
+    fn check_fits(self) -> Result<Self, RegionTooSmall> {
+        if crate::tlsf::Tlsf::fits(self.base.as_ptr().addr(), self.len) {
+            Ok(self)
+        } else {
+            Err(RegionTooSmall { len: self.len })
+        }
+    }
+
     #[inline]
     fn region(&self) -> Region {
         // SAFETY: `base..base + len` came from a `&'static mut [u8]` that this pool took
@@ -166,6 +255,27 @@ crate::pool::inspection_over_core! {
     /// A description of the first broken invariant found.
     check_integrity;
 }
+
+/// A region too small for a pool's tables and one block, refused by
+/// [`PoolRegion::try_new`] or [`PoolRegion::from_raw_range`] (nothing was written).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RegionTooSmall {
+    /// The length of the region refused, in bytes (0 for a range that ends before it
+    /// starts).
+    pub len: usize,
+}
+
+impl fmt::Display for RegionTooSmall {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "a region of {} bytes is too small for the pool's tables and one block",
+            self.len
+        )
+    }
+}
+
+impl core::error::Error for RegionTooSmall {}
 
 impl<L: PoolLock> fmt::Debug for PoolRegion<L> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
