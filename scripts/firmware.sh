@@ -67,6 +67,19 @@ board() {
                 ;;
             esac
         done
+    # The allocator's own code, estimated: the text symbols of linked-alloc and the
+    # pool, and the GlobalAlloc shims the compiler generates (__rust_alloc and co.,
+    # into which the pool's calls are inlined). Not exact either way: code inlined
+    # into the firmware's own functions (main, SysTick) is not counted, while the
+    # image has two pools (the critical-section heap and the try-lock pool, so some
+    # functions twice) and check_integrity (a self-test) is counted.
+    local n=0 bytes=0 size kind name
+    while read -r size kind name; do
+        n=$((n + 1))
+        bytes=$((bytes + 16#$size))
+    done < <(nm --size-sort -C "$elf" | grep -E '^[0-9a-f]+ [tT] ' |
+        grep -E 'linked_alloc(_pool)?::|__rust_(alloc|dealloc|realloc|alloc_zeroed)$')
+    printf '  allocator .text %6d bytes in %d functions (nm: linked_alloc*, __rust_*alloc*)\n' "$bytes" "$n"
 }
 
 board thumbv7m-none-eabi cortex-m3 lm3s6965evb
