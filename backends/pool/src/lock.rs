@@ -186,27 +186,27 @@ unsafe impl PoolLock for SpinLock {
 /// }
 /// ```
 #[derive(Debug)]
-pub struct TryLock(Flag);
+pub struct TryLock(SpinLock);
 
-// SAFETY: as for `SpinLock`: a closure runs only while its caller holds the flag.
+// SAFETY: every closure runs through the inner `SpinLock` (a `PoolLock`): closures
+// never overlap. `UNLOCKED` is the spin lock's.
 unsafe impl PoolLock for TryLock {
-    const UNLOCKED: Self = Self(Flag::new());
+    const UNLOCKED: Self = Self(SpinLock::UNLOCKED);
 
+    /// Does not wait: the spin lock's `try_lock`.
     #[inline]
     fn lock<R>(&self, f: impl FnOnce() -> R) -> Option<R> {
-        self.try_lock(f)
+        self.0.try_lock(f)
     }
 
     #[inline]
     fn wait<R>(&self, f: impl FnOnce() -> R) -> R {
-        let _held = self.0.take();
-        f()
+        self.0.wait(f)
     }
 
     #[inline]
     fn try_lock<R>(&self, f: impl FnOnce() -> R) -> Option<R> {
-        let _held = self.0.try_take()?;
-        Some(f())
+        self.0.try_lock(f)
     }
 }
 
