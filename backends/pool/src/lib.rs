@@ -4,7 +4,12 @@
 //! `static`, with no init call, and serves the roots and children of
 //! [`LinkedAllocator`](linked_alloc::LinkedAllocator) from them, under the same
 //! [alignment rules](linked_alloc::align) as every backend. [`PoolRegion`] is the same
-//! pool over a `&'static mut [u8]` the user hands in (a linker-placed RAM section).
+//! pool over a `&'static mut [u8]` the user hands in (a linker-placed RAM section), or
+//! over the memory between two pointers ([`PoolRegion::from_raw_range`]: between linker
+//! symbols, soundly); a region too small for the tables is refused with
+//! [`RegionTooSmall`]. Beside the live counts, [`StaticPool::free_bytes`],
+//! [`StaticPool::largest_free_block`] and [`StaticPool::peak_used`] (the high-water
+//! mark) tell how full the pool is and was.
 //! No OS, no `alloc` crate; `Sync` through a lock whose policy the user picks (see
 //! [`lock`]): a spin lock by default, an interrupt-safe `critical-section` lock, or a
 //! try-lock whose allocations fail at once when the pool is busy.
