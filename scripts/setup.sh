@@ -10,7 +10,7 @@ log() { printf '==> setup: %s\n' "$*"; }
 log "rustup components (stable: rustfmt, clippy; nightly: miri, rust-src)"
 rustup component add rustfmt clippy >/dev/null
 rustup component add --toolchain nightly miri rust-src >/dev/null
-rustup target add thumbv7m-none-eabi x86_64-pc-windows-gnu >/dev/null
+rustup target add thumbv7m-none-eabi thumbv6m-none-eabi x86_64-pc-windows-gnu >/dev/null
 cargo +nightly miri setup >/dev/null 2>&1 || cargo +nightly miri setup
 # Miri's sysroots for the 32-bit and big-endian runs (scripts/miri-targets.sh).
 for t in i686-unknown-linux-gnu s390x-unknown-linux-gnu; do

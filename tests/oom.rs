@@ -381,7 +381,7 @@ fn mmap_every_request_refused() {
 
 type Pool = StaticPool<{ 64 << 10 }>;
 
-fn pool_intact(pool: &Pool) {
+fn pool_intact<L: linked_alloc_pool::PoolLock>(pool: &StaticPool<{ 64 << 10 }, L>) {
     assert_eq!(
         pool.check_integrity(),
         Ok(1),
@@ -403,6 +403,19 @@ fn pool_every_request_refused() {
         || &POOL,
         |p| pool_intact(p),
     );
+}
+
+/// The same with the other lock policies: a refusal must unwind as cleanly whatever
+/// lock the pool has.
+#[test]
+fn pool_every_request_refused_with_each_lock() {
+    use linked_alloc_pool::{CriticalSectionLock, TryLock};
+    // `static`s for fixed addresses, as in `pool_every_request_refused`.
+    static TRY: StaticPool<{ 64 << 10 }, TryLock> = StaticPool::new();
+    static CS: StaticPool<{ 64 << 10 }, CriticalSectionLock> = StaticPool::new();
+    let modes = [Mode::Once, Mode::FromThenOn, Mode::Exhaust];
+    inject_every_k(&modes, || &TRY, |p| pool_intact(p));
+    inject_every_k(&modes, || &CS, |p| pool_intact(p));
 }
 
 /// The real exhaustion path: before the k-th request the pool is filled with other

@@ -1,4 +1,6 @@
-//! Puts `memory.x` where the linker finds it (cortex-m-rt's `link.x` includes it).
+//! Puts the board's memory map where the linker finds it as `memory.x` (cortex-m-rt's
+//! `link.x` includes it): `memory-microbit.x` with the feature `microbit`,
+//! `memory-lm3s6965evb.x` otherwise.
 
 use std::env;
 use std::fs;
@@ -6,8 +8,14 @@ use std::path::PathBuf;
 
 fn main() {
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
-    fs::copy("memory.x", out.join("memory.x")).expect("memory.x is next to Cargo.toml");
+    let map = if env::var_os("CARGO_FEATURE_MICROBIT").is_some() {
+        "memory-microbit.x"
+    } else {
+        "memory-lm3s6965evb.x"
+    };
+    fs::copy(map, out.join("memory.x")).expect("the memory maps are next to Cargo.toml");
     println!("cargo:rustc-link-search={}", out.display());
-    println!("cargo:rerun-if-changed=memory.x");
+    println!("cargo:rerun-if-changed=memory-microbit.x");
+    println!("cargo:rerun-if-changed=memory-lm3s6965evb.x");
     println!("cargo:rerun-if-changed=build.rs");
 }

@@ -81,7 +81,7 @@ pub fn run_checked<B: LinkedAllocator>(
 pub mod targets {
     use linked_alloc::Linked;
     use linked_alloc_mmap::MmapPages;
-    use linked_alloc_pool::StaticPool;
+    use linked_alloc_pool::{CriticalSectionLock, PoolLock, SpinLock, StaticPool, TryLock};
     use linked_alloc_system::SystemHeap;
 
     use crate::{Config, decode, run, run_checked};
@@ -119,10 +119,19 @@ pub mod targets {
     /// `StaticPool` against the shadow model: a 256 KiB pool, so that requests both fit
     /// and run out; exhaustion must be a clean `AllocError`. The pool's own
     /// `check_integrity` runs after every action, and when all is freed the pool must be
-    /// one free block again.
+    /// one free block again. The first byte picks the lock policy (spin, try-lock,
+    /// critical section), so every policy is fuzzed.
     pub fn pool(data: &[u8]) {
+        match data.first().map_or(0, |b| b % 3) {
+            0 => pool_with::<SpinLock>(data),
+            1 => pool_with::<TryLock>(data),
+            _ => pool_with::<CriticalSectionLock>(data),
+        }
+    }
+
+    fn pool_with<L: PoolLock>(data: &[u8]) {
         let mut slot = Box::new_uninit();
-        let pool: &StaticPool<{ 256 << 10 }> = StaticPool::new_in_place(&mut slot);
+        let pool: &StaticPool<{ 256 << 10 }, L> = StaticPool::new_in_place(&mut slot);
         run_checked(
             &Linked::new(pool),
             Config::EXHAUSTIBLE,

@@ -1,6 +1,8 @@
 //! Exact live counts, with atomics.
 
-use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use core::sync::atomic::Ordering::Relaxed;
+
+use super::atomic::AtomicUsize;
 
 use crate::Stats;
 

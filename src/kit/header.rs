@@ -2,7 +2,8 @@
 
 use core::alloc::Layout;
 use core::ptr::{self, NonNull};
-use core::sync::atomic::AtomicPtr;
+
+use super::atomic::AtomicPtr;
 
 use static_assertions::const_assert;
 

@@ -104,6 +104,7 @@
 //! # Ok::<(), AllocError>(())
 //! ```
 
+mod atomic;
 pub mod chain;
 mod counters;
 mod header;

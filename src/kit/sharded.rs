@@ -2,7 +2,9 @@
 //! summed on read.
 
 use core::fmt;
-use core::sync::atomic::{AtomicIsize, Ordering::Relaxed};
+use core::sync::atomic::Ordering::Relaxed;
+
+use super::atomic::AtomicIsize;
 
 use crate::Stats;
 

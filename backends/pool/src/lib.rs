@@ -4,8 +4,15 @@
 //! `static`, with no init call, and serves the roots and children of
 //! [`LinkedAllocator`](linked_alloc::LinkedAllocator) from them, under the same
 //! [alignment rules](linked_alloc::align) as every backend. [`PoolRegion`] is the same
-//! pool over a `&'static mut [u8]` the user hands in (a linker-placed RAM section).
-//! No OS, no `alloc` crate; `Sync` through a `spin` lock.
+//! pool over a `&'static mut [u8]` the user hands in (a linker-placed RAM section), or
+//! over the memory between two pointers ([`PoolRegion::from_raw_range`]: between linker
+//! symbols, soundly); a region too small for the tables is refused with
+//! [`RegionTooSmall`]. Beside the live counts, [`StaticPool::free_bytes`],
+//! [`StaticPool::largest_free_block`] and [`StaticPool::peak_used`] (the high-water
+//! mark) tell how full the pool is and was.
+//! No OS, no `alloc` crate; `Sync` through a lock whose policy the user picks (see
+//! [`lock`]): a spin lock by default, an interrupt-safe `critical-section` lock, or a
+//! try-lock whose allocations fail at once when the pool is busy.
 //!
 //! ```
 //! use linked_alloc::Linked;
@@ -67,8 +74,15 @@
 //! - [`largest_free_block`](StaticPool::largest_free_block) scans one list (the top
 //!   class); [`check_integrity`](StaticPool::check_integrity) walks the whole heap.
 //!
-//! All of it runs under one spin lock: do not allocate from an interrupt handler that
-//! may preempt an allocation (it would spin forever on a single core).
+//! All of it runs under one lock, of the policy the pool was given (see [`lock`]): with
+//! the default [`SpinLock`], do not allocate from an interrupt handler that may preempt
+//! an allocation (it would spin forever on a single core); use [`CriticalSectionLock`]
+//! (feature `critical-section`) or [`TryLock`] there.
+//!
+//! ## Features
+//! - `std`: the spin lock yields its time slice (`std::thread::yield_now`) after a brief
+//!   spin, so threads do not burn their slice on a holder that was preempted.
+//! - `critical-section`: [`CriticalSectionLock`], over the `critical-section` crate.
 //!
 //! ## Memory
 //! Per block: the 16-byte header, and the payload rounded up to [`MIN_ALIGN`]. Per pool:
@@ -79,10 +93,17 @@
 //! [`MIN_ALIGN`]: linked_alloc::MIN_ALIGN
 #![no_std]
 
+#[cfg(feature = "std")]
+extern crate std;
+
+pub mod lock;
 mod pool;
 mod region;
 mod static_pool;
 mod tlsf;
 
-pub use region::PoolRegion;
+#[cfg(feature = "critical-section")]
+pub use lock::CriticalSectionLock;
+pub use lock::{PoolLock, SpinLock, TryLock};
+pub use region::{PoolRegion, RegionTooSmall};
 pub use static_pool::StaticPool;

@@ -6,9 +6,11 @@
 use core::alloc::Layout;
 use core::ptr::NonNull;
 
+use core::cell::UnsafeCell;
 use linked_alloc::align::block_align;
 use linked_alloc::{AllocError, BlockStatus, Stats};
-use spin::mutex::{SpinMutex, SpinMutexGuard};
+
+use crate::lock::PoolLock;
 
 use crate::tlsf::{BlockKind, HEADER, Heap, LiveBlock, Tlsf};
 
@@ -37,12 +39,29 @@ impl Region {
 struct Locked {
     tlsf: Tlsf,
     stats: Stats,
+    /// The most bytes the blocks ever took at once, headers included (the high-water
+    /// mark of `capacity - free_bytes`).
+    peak: usize,
 }
 
 /// The lock, the TLSF state and the live counts of one pool.
 #[derive(Debug)]
-pub(crate) struct PoolCore {
-    locked: SpinMutex<Locked>,
+pub(crate) struct PoolCore<L> {
+    lock: L,
+    locked: UnsafeCell<Locked>,
+}
+
+// SAFETY: `locked` is touched only inside the closures given to `lock` (see `with`),
+// which the `PoolLock` contract keeps from overlapping, on any thread.
+unsafe impl<L: PoolLock> Sync for PoolCore<L> {}
+
+/// How a locked call goes when the lock is busy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Wait {
+    /// As the lock's policy says ([`PoolLock::lock`]): a call that can fail.
+    Policy,
+    /// Always wait ([`PoolLock::wait`]): a call that cannot fail.
+    Always,
 }
 
 /// Why `PoolCore::allocate` refused a block.
@@ -65,30 +84,58 @@ fn bad_pointer(call: &'static str, what: &'static str) {
     }
 }
 
-impl PoolCore {
+impl<L: PoolLock> PoolCore<L> {
     pub(crate) const fn new() -> Self {
         Self {
-            locked: SpinMutex::new(Locked {
+            lock: L::UNLOCKED,
+            locked: UnsafeCell::new(Locked {
                 tlsf: Tlsf::new(),
                 stats: Stats {
                     roots: 0,
                     children: 0,
                     bytes_in_use: 0,
                 },
+                peak: 0,
             }),
         }
     }
 
     /// Locks the state and binds it to `region`; `f` works on the heap and the counts.
+    /// `None` only for [`Wait::Policy`] with a lock that found the pool busy.
     #[inline]
-    fn with<R>(&self, region: Region, f: impl FnOnce(&mut Heap<'_>, &mut Stats) -> R) -> R {
-        let mut guard: SpinMutexGuard<'_, Locked> = self.locked.lock();
-        let Locked { tlsf, stats } = &mut *guard;
-        // SAFETY: `region` was made by `Region::new`, whose precondition is that of
-        // `Tlsf::view` (valid bytes of this pool alone, the same on every call); the
-        // guard makes this view the only one.
-        let mut heap = unsafe { tlsf.view(region.base, region.len) };
-        f(&mut heap, stats)
+    fn with<R>(
+        &self,
+        region: Region,
+        wait: Wait,
+        f: impl FnOnce(&mut Heap<'_>, &mut Stats) -> R,
+    ) -> Option<R> {
+        let locked = || {
+            // SAFETY: this closure runs under the lock, which (`PoolLock`'s contract)
+            // no other closure of this pool holds at the same time: the only access to
+            // `locked` now.
+            let Locked { tlsf, stats, peak } = unsafe { &mut *self.locked.get() };
+            // SAFETY: `region` was made by `Region::new`, whose precondition is that of
+            // `Tlsf::view` (valid bytes of this pool alone, the same on every call);
+            // the lock makes this view the only one.
+            let mut heap = unsafe { tlsf.view(region.base, region.len) };
+            let r = f(&mut heap, stats);
+            // Only allocations and growth raise it; two loads and a compare otherwise.
+            *peak = (*peak).max(heap.capacity() - heap.free_bytes());
+            r
+        };
+        match wait {
+            Wait::Policy => self.lock.lock(locked),
+            Wait::Always => Some(self.lock.wait(locked)),
+        }
+    }
+
+    /// [`with`](Self::with) for a call that cannot fail: waits for the lock.
+    #[inline]
+    fn with_wait<R>(&self, region: Region, f: impl FnOnce(&mut Heap<'_>, &mut Stats) -> R) -> R {
+        match self.with(region, Wait::Always, f) {
+            Some(r) => r,
+            None => unreachable!("Wait::Always gives Some"),
+        }
     }
 
     /// The pointer to the payload at offset `off` of `heap` (a view that exists only
@@ -113,7 +160,7 @@ impl PoolCore {
         parent: Option<NonNull<u8>>,
     ) -> Result<NonNull<u8>, AllocError> {
         let align = block_align(layout);
-        let result = self.with(region, |heap, stats| {
+        let result = self.with(region, Wait::Policy, |heap, stats| {
             let after = match parent {
                 None => None,
                 Some(p) => match heap.live_block(p.as_ptr() as usize) {
@@ -139,6 +186,8 @@ impl PoolCore {
             // SAFETY: `heap.allocate` returned `off`, the payload offset of a block.
             Ok(unsafe { Self::pointer(heap, off) })
         });
+        // A busy pool under a lock that does not wait: refused, as out of memory.
+        let result = result.unwrap_or(Err(Refusal::OutOfMemory));
         result.map_err(|refusal| {
             if refusal == Refusal::NotLiveParent {
                 bad_pointer("allocate_child", "a parent that is not a live block");
@@ -150,7 +199,7 @@ impl PoolCore {
     /// Frees a live root and its chain; refuses anything else.
     #[inline]
     pub(crate) fn free_root(&self, region: Region, root: NonNull<u8>) {
-        let freed = self.with(region, |heap, stats| {
+        let freed = self.with_wait(region, |heap, stats| {
             match heap.live_block(root.as_ptr() as usize) {
                 Some(LiveBlock {
                     header,
@@ -182,7 +231,7 @@ impl PoolCore {
         layout: Layout,
         new_size: usize,
     ) -> bool {
-        let done = self.with(region, |heap, stats| {
+        let done = self.with(region, Wait::Policy, |heap, stats| {
             let b = heap.live_block(block.as_ptr() as usize).ok_or(())?.header;
             let old = heap.requested(b);
             debug_assert_eq!(old, layout.size(), "resize_in_place: wrong layout");
@@ -192,6 +241,8 @@ impl PoolCore {
             }
             Ok(resized)
         });
+        // A busy pool under a lock that does not wait: not resized.
+        let Some(done) = done else { return false };
         done.unwrap_or_else(|()| {
             bad_pointer("resize_in_place", "a pointer that is not a live block");
             false
@@ -200,7 +251,7 @@ impl PoolCore {
 
     /// Frees a live child before its root: O(1), the chain is doubly linked.
     pub(crate) fn reclaim_child(&self, region: Region, child: NonNull<u8>, layout: Layout) -> bool {
-        let done = self.with(region, |heap, stats| {
+        let done = self.with(region, Wait::Policy, |heap, stats| {
             match heap.live_block(child.as_ptr() as usize) {
                 Some(LiveBlock {
                     header: b,
@@ -218,6 +269,8 @@ impl PoolCore {
                 _ => false,
             }
         });
+        // A busy pool under a lock that does not wait: the child stays with its root.
+        let Some(done) = done else { return false };
         if !done {
             bad_pointer("reclaim_child", "a pointer that is not a live child");
         }
@@ -226,7 +279,7 @@ impl PoolCore {
 
     /// What `block` is: exact for any pointer.
     pub(crate) fn block_status(&self, region: Region, block: NonNull<u8>) -> BlockStatus {
-        self.with(region, |heap, _| {
+        self.with_wait(region, |heap, _| {
             match heap.live_block(block.as_ptr() as usize) {
                 Some(LiveBlock { kind, .. }) => match kind {
                     BlockKind::Root => BlockStatus::Root,
@@ -240,32 +293,41 @@ impl PoolCore {
     /// The live counts: exact, read under the lock.
     #[inline]
     pub(crate) fn stats(&self) -> Stats {
-        self.locked.lock().stats
+        // SAFETY: under the lock: the only access to `locked` (see `with`).
+        self.lock.wait(|| unsafe { (*self.locked.get()).stats })
     }
 
     /// The live counts if the lock is free now (for `Debug`, which must not wait).
     pub(crate) fn try_stats(&self) -> Option<Stats> {
-        self.locked.try_lock().map(|locked| locked.stats)
+        // SAFETY: under the lock: the only access to `locked` (see `with`).
+        self.lock.try_lock(|| unsafe { (*self.locked.get()).stats })
     }
 
     pub(crate) fn capacity(&self, region: Region) -> usize {
-        self.with(region, |heap, _| heap.capacity())
+        self.with_wait(region, |heap, _| heap.capacity())
     }
 
     pub(crate) fn free_bytes(&self, region: Region) -> usize {
-        self.with(region, |heap, _| heap.free_bytes())
+        self.with_wait(region, |heap, _| heap.free_bytes())
+    }
+
+    pub(crate) fn peak_used(&self, region: Region) -> usize {
+        // Through `with`, so that the first call lays the pool out as the others do.
+        self.with_wait(region, |_, _| ());
+        // SAFETY: under the lock: the only access to `locked` (see `with`).
+        self.lock.wait(|| unsafe { (*self.locked.get()).peak })
     }
 
     pub(crate) fn largest_free_block(&self, region: Region) -> usize {
-        self.with(region, |heap, _| heap.largest_free().saturating_sub(HEADER))
+        self.with_wait(region, |heap, _| heap.largest_free().saturating_sub(HEADER))
     }
 
     pub(crate) fn check(&self, region: Region) -> Result<usize, &'static str> {
-        self.with(region, |heap, _| heap.check())
+        self.with_wait(region, |heap, _| heap.check())
     }
 }
 
-/// Implements the inspection methods (`capacity`, `free_bytes`, `largest_free_block`,
+/// Implements the inspection methods (`capacity`, `free_bytes`, `peak_used`, `largest_free_block`,
 /// `check_integrity`) of a pool type (with its generic parameters in brackets) that has
 /// a field `core: PoolCore` and a method `region(&self) -> Region`, each with the docs
 /// written before its name (each type keeps its own docs and examples; the logic is
@@ -275,6 +337,7 @@ macro_rules! inspection_over_core {
         impl[$($generics:tt)*] $pool:ty;
         $(#[$capacity:meta])* capacity;
         $(#[$free_bytes:meta])* free_bytes;
+        $(#[$peak_used:meta])* peak_used;
         $(#[$largest_free_block:meta])* largest_free_block;
         $(#[$check_integrity:meta])* check_integrity;
     ) => {
@@ -287,6 +350,11 @@ macro_rules! inspection_over_core {
             $(#[$free_bytes])*
             pub fn free_bytes(&self) -> usize {
                 self.core.free_bytes(self.region())
+            }
+
+            $(#[$peak_used])*
+            pub fn peak_used(&self) -> usize {
+                self.core.peak_used(self.region())
             }
 
             $(#[$largest_free_block])*

@@ -3,6 +3,7 @@
 use core::fmt;
 use core::ptr::NonNull;
 
+use crate::lock::{PoolLock, SpinLock};
 use crate::pool::{PoolCore, Region};
 
 /// A pool over a `&'static mut [u8]` that the user hands in: a linker-placed RAM
@@ -26,22 +27,27 @@ use crate::pool::{PoolCore, Region};
 /// assert!(HEAP.stats().is_empty());
 /// # Ok::<(), linked_alloc::AllocError>(())
 /// ```
-pub struct PoolRegion {
-    core: PoolCore,
+///
+/// `L` is the [lock policy](crate::lock), [`SpinLock`] by default, as for
+/// [`StaticPool`](crate::StaticPool).
+pub struct PoolRegion<L = SpinLock> {
+    core: PoolCore<L>,
     base: NonNull<u8>,
     len: usize,
 }
 
 // SAFETY: the pool owns its region (it took the `&'static mut`), so sending it to
 // another thread sends the region's only user.
-unsafe impl Send for PoolRegion {}
-// SAFETY: the pool's own bytes (tables, headers) are touched only under the spin lock
-// of `core`; the payload of a block only by whoever holds the block.
-unsafe impl Sync for PoolRegion {}
+unsafe impl<L: PoolLock + Send> Send for PoolRegion<L> {}
+// SAFETY: the pool's own bytes (tables, headers) are touched only under the lock of
+// `core` (a `PoolLock`: closures never overlap); the payload of a block only by whoever
+// holds the block.
+unsafe impl<L: PoolLock> Sync for PoolRegion<L> {}
 
 impl PoolRegion {
-    /// A pool over `region`, which it owns from now on. Nothing is written before the
-    /// first call.
+    /// A pool over `region`, with the default [`SpinLock`], which it owns from now on.
+    /// Nothing is written before the first call. For another lock policy:
+    /// [`with_lock`](PoolRegion::with_lock).
     ///
     /// ```
     /// # use linked_alloc_pool::PoolRegion;
@@ -52,6 +58,23 @@ impl PoolRegion {
     /// ```
     #[must_use]
     pub const fn new(region: &'static mut [u8]) -> Self {
+        Self::with_lock(region)
+    }
+}
+
+impl<L: PoolLock> PoolRegion<L> {
+    /// A pool over `region` with the lock policy `L` (see [`lock`](crate::lock)), which
+    /// it owns from now on. Nothing is written before the first call.
+    ///
+    /// ```
+    /// use linked_alloc_pool::{PoolRegion, TryLock};
+    /// static mut BYTES: [u8; 4096] = [0; 4096];
+    /// // SAFETY: BYTES is used by nothing else: the pool owns it from now on.
+    /// let pool = PoolRegion::<TryLock>::with_lock(unsafe { &mut *(&raw mut BYTES) });
+    /// assert!(pool.capacity() > 3_000);
+    /// ```
+    #[must_use]
+    pub const fn with_lock(region: &'static mut [u8]) -> Self {
         let len = region.len();
         let base = match NonNull::new(region.as_mut_ptr()) {
             Some(base) => base,
@@ -61,6 +84,95 @@ impl PoolRegion {
             core: PoolCore::new(),
             base,
             len,
+        }
+    }
+
+    /// A pool over `region`, or [`RegionTooSmall`] if it cannot hold the pool's tables
+    /// and one block (with [`new`](PoolRegion::new) every request would then fail).
+    ///
+    /// ```
+    /// use linked_alloc_pool::{PoolRegion, RegionTooSmall, SpinLock};
+    /// static mut TINY: [u8; 32] = [0; 32];
+    /// static mut ENOUGH: [u8; 1024] = [0; 1024];
+    /// // SAFETY: TINY and ENOUGH are used by nothing else: the pools own them.
+    /// let tiny = PoolRegion::<SpinLock>::try_new(unsafe { &mut *(&raw mut TINY) });
+    /// assert_eq!(tiny.err(), Some(RegionTooSmall { len: 32 }));
+    /// // SAFETY: as above.
+    /// let pool = PoolRegion::<SpinLock>::try_new(unsafe { &mut *(&raw mut ENOUGH) })?;
+    /// assert!(pool.capacity() > 0);
+    /// # Ok::<(), RegionTooSmall>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`RegionTooSmall`] when the region cannot hold the tables and one block.
+    pub fn try_new(region: &'static mut [u8]) -> Result<Self, RegionTooSmall> {
+        let pool = Self::with_lock(region);
+        pool.check_fits()
+    }
+
+    /// A pool over the memory from `start` to `end` (excluded): the sound way to build
+    /// a pool between two linker symbols, or over any memory known only by address.
+    ///
+    /// Build the pointers with `&raw mut` (or `addr_of_mut!`) on the symbols, declared
+    /// as `static mut` in an `unsafe extern "C"` block: no reference to them is ever
+    /// made. (embedded-alloc's earlier documented init, `HEAP.init(HEAP_MEM.as_ptr() as
+    /// usize, SIZE)` over a `static mut` array, was undefined behaviour: `as_ptr` on the
+    /// `static mut` makes a shared reference to it, and the allocator then writes
+    /// through a pointer derived from that shared reference; and the `usize` address
+    /// carried no provenance. Here the pointers keep the provenance of `&raw mut`, no
+    /// `&`/`&mut` to the memory is made, and the pool writes only through them.)
+    ///
+    /// ```
+    /// use linked_alloc::Linked;
+    /// use linked_alloc_pool::{PoolRegion, SpinLock};
+    ///
+    /// // In firmware, the symbols come from the linker script:
+    /// // unsafe extern "C" { static mut __sheap: u8; static mut __eheap: u8; }
+    /// // Here an array stands in for that memory.
+    /// static mut RAM: [u8; 4096] = [0; 4096];
+    /// let start = (&raw mut RAM).cast::<u8>();
+    /// let end = start.wrapping_add(4096);
+    /// // SAFETY: start..end is RAM, valid for reads and writes forever and used by
+    /// // nothing else from now on.
+    /// let pool = unsafe { PoolRegion::<SpinLock>::from_raw_range(start, end) }?;
+    /// let heap = Linked::new(pool);
+    /// let root = heap.allocate_buffer(100).unwrap();
+    /// // SAFETY: `root` is a live root of `heap`.
+    /// unsafe { heap.free_buffer(root) };
+    /// # Ok::<(), linked_alloc_pool::RegionTooSmall>(())
+    /// ```
+    ///
+    /// # Safety
+    /// The bytes from `start` to `end` are valid for reads and writes while the pool
+    /// lives (and its blocks are used), and nothing else reads or writes them meanwhile
+    /// except through the pool (the payloads of its blocks); `start` and `end` are
+    /// derived from the same memory (the same allocation or the same linker-placed
+    /// section).
+    ///
+    /// # Errors
+    /// [`RegionTooSmall`] when `end` is before `start` (with `len: 0`), or when the
+    /// range cannot hold the tables and one block.
+    pub unsafe fn from_raw_range(start: *mut u8, end: *mut u8) -> Result<Self, RegionTooSmall> {
+        let Some(len) = end.addr().checked_sub(start.addr()) else {
+            return Err(RegionTooSmall { len: 0 });
+        };
+        let Some(base) = NonNull::new(start) else {
+            return Err(RegionTooSmall { len: 0 });
+        };
+        let pool = Self {
+            core: PoolCore::new(),
+            base,
+            len,
+        };
+        pool.check_fits()
+    }
+
+    /// `Ok(self)` if the region holds the tables and one block.
+    fn check_fits(self) -> Result<Self, RegionTooSmall> {
+        if crate::tlsf::Tlsf::fits(self.base.as_ptr().addr(), self.len) {
+            Ok(self)
+        } else {
+            Err(RegionTooSmall { len: self.len })
         }
     }
 
@@ -75,7 +187,7 @@ impl PoolRegion {
 
 // The inspection methods: the logic is in `pool.rs`, the docs here.
 crate::pool::inspection_over_core! {
-    impl[] PoolRegion;
+    impl[L: PoolLock] PoolRegion<L>;
     /// Bytes the blocks can take, headers included: the region less the alignment of
     /// its start and the tables. Takes the lock.
     ///
@@ -99,6 +211,22 @@ crate::pool::inspection_over_core! {
     /// assert_eq!(pool.free_bytes(), pool.capacity());
     /// ```
     free_bytes;
+
+    /// The high-water mark of the bytes the blocks took; see
+    /// [`StaticPool::peak_used`](crate::StaticPool::peak_used).
+    ///
+    /// ```
+    /// # use linked_alloc::LinkedAllocator;
+    /// # use linked_alloc_pool::PoolRegion;
+    /// static mut BYTES: [u8; 4096] = [0; 4096];
+    /// // SAFETY: BYTES is used by nothing else: the pool owns it from now on.
+    /// let pool = PoolRegion::new(unsafe { &mut *(&raw mut BYTES) });
+    /// let root = pool.allocate_root(core::alloc::Layout::new::<[u8; 100]>()).unwrap();
+    /// // SAFETY: `root` is a live root of `pool`.
+    /// unsafe { pool.free_root(root) };
+    /// assert!(pool.peak_used() >= 100);
+    /// ```
+    peak_used;
 
     /// The payload bytes of the largest free block; see
     /// [`StaticPool::largest_free_block`](crate::StaticPool::largest_free_block).
@@ -128,7 +256,28 @@ crate::pool::inspection_over_core! {
     check_integrity;
 }
 
-impl fmt::Debug for PoolRegion {
+/// A region too small for a pool's tables and one block, refused by
+/// [`PoolRegion::try_new`] or [`PoolRegion::from_raw_range`] (nothing was written).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RegionTooSmall {
+    /// The length of the region refused, in bytes (0 for a range that ends before it
+    /// starts).
+    pub len: usize,
+}
+
+impl fmt::Display for RegionTooSmall {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "a region of {} bytes is too small for the pool's tables and one block",
+            self.len
+        )
+    }
+}
+
+impl core::error::Error for RegionTooSmall {}
+
+impl<L: PoolLock> fmt::Debug for PoolRegion<L> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PoolRegion")
             .field("base", &self.base)
@@ -139,4 +288,4 @@ impl fmt::Debug for PoolRegion {
 }
 
 // The `LinkedAllocator` impl: every call goes to `PoolCore` over `region()`.
-crate::pool::linked_allocator_over_core!(impl[] PoolRegion);
+crate::pool::linked_allocator_over_core!(impl[L: PoolLock] PoolRegion<L>);

@@ -5,6 +5,7 @@ use core::fmt;
 use core::mem::MaybeUninit;
 use core::ptr::{NonNull, addr_of_mut};
 
+use crate::lock::{PoolLock, SpinLock};
 use crate::pool::{PoolCore, Region};
 
 /// The bytes of a [`StaticPool`], aligned for any granule. Never read before the pool
@@ -42,17 +43,23 @@ struct Bytes<const N: usize>(MaybeUninit<[u8; N]>);
 /// Moving a pool moves its blocks with it: pointers taken before the move dangle (the
 /// pool itself stays consistent, its state holds offsets only). A pool in a `static`
 /// never moves; one in a `let` is moved only while nothing borrows it.
-pub struct StaticPool<const N: usize> {
-    core: PoolCore,
+///
+/// `L` is the [lock policy](crate::lock): [`SpinLock`] by default;
+/// [`CriticalSectionLock`](crate::CriticalSectionLock) (feature `critical-section`) to
+/// allocate from interrupt handlers; [`TryLock`](crate::TryLock) for allocations that
+/// fail at once when the pool is busy.
+pub struct StaticPool<const N: usize, L = SpinLock> {
+    core: PoolCore<L>,
     bytes: UnsafeCell<Bytes<N>>,
 }
 
-// SAFETY: the pool's own bytes (tables, headers) are touched only under the spin lock
-// of `core`; the payload of a block is touched only by whoever holds the block, which
-// the contract of `LinkedAllocator` hands to one owner at a time.
-unsafe impl<const N: usize> Sync for StaticPool<N> {}
+// SAFETY: the pool's own bytes (tables, headers) are touched only under the lock of
+// `core` (a `PoolLock`: closures never overlap); the payload of a block is touched only
+// by whoever holds the block, which the contract of `LinkedAllocator` hands to one owner
+// at a time.
+unsafe impl<const N: usize, L: PoolLock> Sync for StaticPool<N, L> {}
 
-impl<const N: usize> StaticPool<N> {
+impl<const N: usize, L: PoolLock> StaticPool<N, L> {
     /// An empty pool of `N` bytes. `const`, for `static`s: nothing to call before use.
     ///
     /// ```
@@ -103,7 +110,7 @@ impl<const N: usize> StaticPool<N> {
 
 // The inspection methods: the logic is in `pool.rs`, the docs here.
 crate::pool::inspection_over_core! {
-    impl[const N: usize] StaticPool<N>;
+    impl[const N: usize, L: PoolLock] StaticPool<N, L>;
     /// Bytes the blocks can take, headers included: `N` less the tables. Takes the lock
     /// (and lays out the pool if this is its first call).
     ///
@@ -130,6 +137,29 @@ crate::pool::inspection_over_core! {
     /// # Ok::<(), linked_alloc::AllocError>(())
     /// ```
     free_bytes;
+
+    /// The high-water mark: the most bytes the blocks ever took at once, headers
+    /// included (`capacity - free_bytes` at its highest since the pool was made). Size a
+    /// firmware's heap from it after a test run. O(1).
+    ///
+    /// ```
+    /// # use linked_alloc::Linked;
+    /// # use linked_alloc_pool::StaticPool;
+    /// let heap = Linked::new(StaticPool::<4096>::new());
+    /// assert_eq!(heap.backend().peak_used(), 0);
+    /// let a = heap.allocate_buffer(1000)?;
+    /// let b = heap.allocate_buffer(1000)?;
+    /// // SAFETY: `a` and `b` are live roots of `heap`.
+    /// unsafe { heap.free_buffer(a); heap.free_buffer(b) };
+    /// let small = heap.allocate_buffer(10)?;
+    /// // SAFETY: `small` is a live root of `heap`.
+    /// unsafe { heap.free_buffer(small) };
+    /// // Both large roots at once, with their headers: still the peak.
+    /// assert!(heap.backend().peak_used() >= 2000);
+    /// assert_eq!(heap.backend().free_bytes(), heap.backend().capacity());
+    /// # Ok::<(), linked_alloc::AllocError>(())
+    /// ```
+    peak_used;
 
     /// The payload bytes of the largest free block (0 if none): with
     /// [`free_bytes`](Self::free_bytes), the measure of fragmentation. A request of
@@ -168,13 +198,13 @@ crate::pool::inspection_over_core! {
     check_integrity;
 }
 
-impl<const N: usize> Default for StaticPool<N> {
+impl<const N: usize, L: PoolLock> Default for StaticPool<N, L> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<const N: usize> fmt::Debug for StaticPool<N> {
+impl<const N: usize, L: PoolLock> fmt::Debug for StaticPool<N, L> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("StaticPool")
             .field("bytes", &N)
@@ -184,4 +214,4 @@ impl<const N: usize> fmt::Debug for StaticPool<N> {
 }
 
 // The `LinkedAllocator` impl: every call goes to `PoolCore` over `region()`.
-crate::pool::linked_allocator_over_core!(impl[const N: usize] StaticPool<N>);
+crate::pool::linked_allocator_over_core!(impl[const N: usize, L: PoolLock] StaticPool<N, L>);

@@ -198,14 +198,29 @@ impl Tlsf {
         heap
     }
 
-    /// Computes where the tables and the heap lie in a region at `addr` of `len` bytes.
-    fn lay_out(&mut self, addr: usize, len: usize) {
+    /// Whether a region at `addr` of `len` bytes holds the tables and one block (of a
+    /// zero-size payload); if not, every request to a pool over it would fail.
+    pub(crate) fn fits(addr: usize, len: usize) -> bool {
+        let (_, span, _, heap_start) = Self::tables(addr, len);
+        span >= heap_start + HEADER
+    }
+
+    /// Where the tables and the heap lie in a region at `addr` of `len` bytes: `(skip,
+    /// span, fl_count, heap_start)`.
+    fn tables(addr: usize, len: usize) -> (usize, usize, usize, usize) {
         let skip = addr.wrapping_neg() & (GRANULE - 1);
         let span = len.saturating_sub(skip).min(MAX_SPAN) & !(GRANULE - 1);
         let fl_count = class_of(span).0 + 1;
         let heads_bytes = fl_count * SL_COUNT * 4;
         let live_words = (span / GRANULE + 1).div_ceil(32);
         let heap_start = granules(heads_bytes + live_words * 4);
+        (skip, span, fl_count, heap_start)
+    }
+
+    /// Computes where the tables and the heap lie in a region at `addr` of `len` bytes.
+    fn lay_out(&mut self, addr: usize, len: usize) {
+        let (skip, span, fl_count, heap_start) = Self::tables(addr, len);
+        let heads_bytes = fl_count * SL_COUNT * 4;
         if span < heap_start + HEADER {
             // Too small for the tables and one block: every request fails.
             *self = Self::new();

@@ -5,11 +5,30 @@
 
 mod common;
 
+/// One test per kind of bad pointer, each with a pool of its own (in `debug_panics`).
+/// One test per kind, each with a pool of its own.
+macro_rules! panics {
+    ($($test:ident: $name:literal => $message:literal;)*) => {$(
+        #[test]
+        #[should_panic(expected = $message)]
+        fn $test() {
+            static POOL: StaticPool<8192, Lock> = StaticPool::new();
+            free_bad(&POOL, $name);
+        }
+    )*};
+}
+
+/// The tests below, once per lock policy (`Lock` in each module).
+macro_rules! per_lock {
+    ($($policy:ident: $lock:ty;)*) => {$(
+        mod $policy {
+            #![allow(unused_imports)]
+            type Lock = $lock;
 use core::alloc::Layout;
 use core::ptr::NonNull;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use common::{check, fill};
+use crate::common::{check, fill};
 use linked_alloc::{BlockStatus, LinkedAllocator, Stats};
 use linked_alloc_pool::{PoolRegion, StaticPool};
 
@@ -19,7 +38,7 @@ fn layout(size: usize, align: usize) -> Layout {
 
 /// A pool with one live root (64 bytes) and one live child (32 bytes), both filled.
 struct Scene {
-    pool: &'static StaticPool<8192>,
+    pool: &'static StaticPool<8192, Lock>,
     root: NonNull<u8>,
     child: NonNull<u8>,
     /// A root that was freed (its space is free now).
@@ -29,7 +48,7 @@ struct Scene {
 }
 
 impl Scene {
-    fn new(pool: &'static StaticPool<8192>) -> Self {
+    fn new(pool: &'static StaticPool<8192, Lock>) -> Self {
         let freed = pool.allocate_root(layout(48, 16)).unwrap();
         let root = pool.allocate_root(layout(64, 16)).unwrap();
         // SAFETY: `root` is a live root of `pool`; `freed` too, freed once here.
@@ -51,7 +70,7 @@ impl Scene {
     fn bad_pointers(&mut self) -> Vec<(&'static str, NonNull<u8>)> {
         let at =
             |p: NonNull<u8>, delta: isize| NonNull::new(p.as_ptr().wrapping_offset(delta)).unwrap();
-        let pool_end = (self.pool as *const StaticPool<8192>).wrapping_add(1) as usize;
+        let pool_end = (self.pool as *const StaticPool<8192, Lock>).wrapping_add(1) as usize;
         let past_end = (pool_end - self.root.as_ptr() as usize + 64) as isize;
         vec![
             ("outside", NonNull::from(&mut self.outside[16])),
@@ -90,7 +109,7 @@ impl Scene {
 /// ignores it, and the pool is intact afterwards either way.
 #[test]
 fn free_root_of_a_bad_pointer_leaves_the_pool_intact() {
-    static POOL: StaticPool<8192> = StaticPool::new();
+    static POOL: StaticPool<8192, Lock> = StaticPool::new();
     let mut scene = Scene::new(&POOL);
     for (name, bad) in scene.bad_pointers() {
         // SAFETY: deliberately breaks `free_root`'s precondition: the pool checks any
@@ -135,7 +154,7 @@ fn free_root_of_a_bad_pointer_leaves_the_pool_intact() {
 /// `block_status` tells roots, children and anything else apart, for any pointer.
 #[test]
 fn block_status_of_any_pointer() {
-    static POOL: StaticPool<8192> = StaticPool::new();
+    static POOL: StaticPool<8192, Lock> = StaticPool::new();
     let mut scene = Scene::new(&POOL);
     // SAFETY: `block_status` of the pool accepts any pointer.
     unsafe {
@@ -155,7 +174,7 @@ fn block_status_of_any_pointer() {
 /// A second free of the same root (the double free of MAPIFreeBuffer).
 #[test]
 fn double_free_is_refused() {
-    static POOL: StaticPool<8192> = StaticPool::new();
+    static POOL: StaticPool<8192, Lock> = StaticPool::new();
     let root = POOL.allocate_root(layout(100, 8)).unwrap();
     let keep = POOL.allocate_root(layout(100, 8)).unwrap();
     fill(keep, 100, 9);
@@ -175,7 +194,7 @@ fn double_free_is_refused() {
 /// `reclaim_child` and `resize_in_place` refuse what is not theirs.
 #[test]
 fn hooks_refuse_bad_pointers() {
-    static POOL: StaticPool<8192> = StaticPool::new();
+    static POOL: StaticPool<8192, Lock> = StaticPool::new();
     let scene = Scene::new(&POOL);
     // SAFETY: deliberately a root given to `reclaim_child` (as the child of itself):
     // checked exactly.
@@ -199,7 +218,7 @@ fn region_pool_checks_its_range() {
     // SAFETY: BYTES is used by this test alone; the pool owns it from now on.
     let region = unsafe { core::slice::from_raw_parts_mut((&raw mut BYTES).cast::<u8>(), 4097) };
     // An odd start: the pool aligns it.
-    let pool = PoolRegion::new(region.split_at_mut(1).1);
+    let pool = PoolRegion::<Lock>::with_lock(region.split_at_mut(1).1);
     let root = pool.allocate_root(layout(10, 8)).unwrap();
     assert_eq!(root.as_ptr() as usize % linked_alloc::MIN_ALIGN, 0);
     let mut other = [0u64; 4];
@@ -223,7 +242,7 @@ mod debug_panics {
 
     use super::*;
 
-    fn free_bad(pool: &'static StaticPool<8192>, name: &str) {
+    fn free_bad(pool: &'static StaticPool<8192, Lock>, name: &str) {
         let mut scene = Scene::new(pool);
         let (_, bad) = scene
             .bad_pointers()
@@ -232,18 +251,6 @@ mod debug_panics {
             .unwrap();
         // SAFETY: deliberately not a live root: the pool checks it exactly.
         unsafe { pool.free_root(bad) };
-    }
-
-    /// One test per kind, each with a pool of its own.
-    macro_rules! panics {
-        ($($test:ident: $name:literal => $message:literal;)*) => {$(
-            #[test]
-            #[should_panic(expected = $message)]
-            fn $test() {
-                static POOL: StaticPool<8192> = StaticPool::new();
-                free_bad(&POOL, $name);
-            }
-        )*};
     }
 
     panics! {
@@ -255,4 +262,14 @@ mod debug_panics {
         child: "child" => "free_root was given a child, not a root";
         double_free: "freed" => "free_root was given a pointer that is not a live block";
     }
+}
+
+        }
+    )*};
+}
+
+per_lock! {
+    spin: linked_alloc_pool::SpinLock;
+    try_lock: linked_alloc_pool::TryLock;
+    critical_section: linked_alloc_pool::CriticalSectionLock;
 }

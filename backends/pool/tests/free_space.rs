@@ -3,10 +3,25 @@
 
 mod common;
 
+/// A pool of `$bytes` bytes of the test's own, in a `static` of the test (never moved,
+/// and too big for the stack in a debug build).
+macro_rules! own_pool {
+    ($bytes:expr) => {{
+        static POOL: StaticPool<{ $bytes }, Lock> = StaticPool::new();
+        &POOL
+    }};
+}
+
+/// The tests below, once per lock policy (`Lock` in each module).
+macro_rules! per_lock {
+    ($($policy:ident: $lock:ty;)*) => {$(
+        mod $policy {
+            #![allow(unused_imports)]
+            type Lock = $lock;
 use core::alloc::Layout;
 use core::ptr::NonNull;
 
-use common::{Rng, check, fill, iterations};
+use crate::common::{Rng, check, fill, iterations};
 use linked_alloc::{AllocError, Linked, LinkedAllocator, MIN_ALIGN, Stats};
 use linked_alloc_pool::StaticPool;
 
@@ -17,22 +32,13 @@ fn layout(size: usize, align: usize) -> Layout {
     Layout::from_size_align(size, align).unwrap()
 }
 
-/// A pool of `$bytes` bytes of the test's own, in a `static` of the test (never moved,
-/// and too big for the stack in a debug build).
-macro_rules! own_pool {
-    ($bytes:expr) => {{
-        static POOL: StaticPool<{ $bytes }> = StaticPool::new();
-        &POOL
-    }};
-}
-
 /// Frees `root`, the last live root of `pool`, and checks that the pool is one free
 /// block again.
 ///
 /// # Safety
 /// `root` is a live root of `pool`, and its blocks are not used afterwards.
 #[track_caller]
-unsafe fn free_last_root<const N: usize>(pool: &StaticPool<N>, root: NonNull<u8>) {
+unsafe fn free_last_root<const N: usize>(pool: &StaticPool<N, Lock>, root: NonNull<u8>) {
     // SAFETY: the caller's precondition.
     unsafe { pool.free_root(root) };
     assert_eq!(pool.check_integrity(), Ok(1));
@@ -282,7 +288,7 @@ fn freed_space_is_reused() {
 /// are that the figures are consistent and that all is one block after the frees.
 #[test]
 fn fragmentation_figures() {
-    static POOL: StaticPool<{ 64 * 1024 }> = StaticPool::new();
+    static POOL: StaticPool<{ 64 * 1024 }, Lock> = StaticPool::new();
     let heap = Linked::new(&POOL);
     let pool = heap.backend();
     let capacity = pool.capacity();
@@ -455,7 +461,7 @@ fn free_root_with_many_children_coalesces() {
 /// Moving an unused pool keeps it working: its state holds offsets, not addresses.
 #[test]
 fn a_moved_pool_stays_consistent() {
-    let pool = StaticPool::<4096>::new();
+    let pool = StaticPool::<4096, Lock>::new();
     let p = pool.allocate_root(layout(100, 8)).unwrap();
     // SAFETY: `p` is a live root of `pool`.
     unsafe { pool.free_root(p) };
@@ -464,9 +470,48 @@ fn a_moved_pool_stays_consistent() {
     let q = moved.allocate_root(layout(100, 64)).unwrap();
     assert_eq!(q.as_ptr() as usize % 64, 0);
     let q_addr = q.as_ptr() as usize;
-    let base = &*moved as *const StaticPool<4096> as usize;
-    assert!(q_addr > base && q_addr < base + size_of::<StaticPool<4096>>());
+    let base = &*moved as *const StaticPool<4096, Lock> as usize;
+    assert!(q_addr > base && q_addr < base + size_of::<StaticPool<4096, Lock>>());
     // SAFETY: `q` is a live root of `moved`.
     unsafe { moved.free_root(q) };
     assert_eq!(moved.check_integrity(), Ok(1));
+}
+
+
+            /// The high-water mark is exactly the largest `capacity - free_bytes` seen
+            /// after any call, and stays when the blocks go.
+            #[test]
+            fn peak_used_is_the_high_water_mark() {
+                let pool = own_pool!(16 * 1024);
+                let capacity = pool.capacity();
+                assert_eq!(pool.peak_used(), 0);
+                let mut rng = Rng::new(77);
+                let mut seen = 0;
+                for _ in 0..iterations(40, 5) {
+                    let mut roots = Vec::new();
+                    for _ in 0..rng.range(1, 12) {
+                        let Ok(r) = pool.allocate_root(layout(rng.range(1, 900), 8)) else {
+                            break;
+                        };
+                        roots.push(r);
+                        seen = seen.max(capacity - pool.free_bytes());
+                        assert_eq!(pool.peak_used(), seen);
+                    }
+                    for r in roots {
+                        // SAFETY: `r` is a live root of the pool, not used afterwards.
+                        unsafe { pool.free_root(r) };
+                    }
+                    assert_eq!(pool.peak_used(), seen, "the peak fell with the frees");
+                }
+                assert!(seen > 0);
+                assert_eq!(pool.free_bytes(), capacity);
+            }
+        }
+    )*};
+}
+
+per_lock! {
+    spin: linked_alloc_pool::SpinLock;
+    try_lock: linked_alloc_pool::TryLock;
+    critical_section: linked_alloc_pool::CriticalSectionLock;
 }

@@ -1,5 +1,14 @@
-//! linked-alloc on bare metal: a Cortex-M3 firmware whose global allocator is
-//! `Linked<StaticPool<N>>`, with no OS and no init call.
+//! linked-alloc on bare metal: one firmware for two boards (QEMU's Cortex-M3
+//! `lm3s6965evb`, and with the feature `microbit` its Cortex-M0 `microbit`), whose
+//! global allocator is `Linked<StaticPool<N, CriticalSectionLock>>`, with no OS and no
+//! init call.
+//!
+//! While the main loop below runs, SysTick fires often, and its handler allocates and
+//! frees too (a root with a child through the MAPI-style calls, a `Box` through the
+//! global allocator), checking the pattern of every block: the critical-section lock
+//! makes that safe. The handler also allocates from a second pool with the `TryLock`
+//! policy, which main uses in a loop: when the interrupt lands inside main's call, the
+//! handler's allocation fails at once (counted) instead of deadlocking.
 //!
 //! It builds a MAPI-style row set with the MAPI-style calls (`allocate_buffer` for the
 //! row set, `allocate_more` for each row's properties and each string, all linked to
@@ -15,22 +24,142 @@
 
 extern crate alloc;
 
+use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::mem::size_of;
 use core::ptr::NonNull;
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering::Relaxed};
 
-use cortex_m_rt::entry;
+use cortex_m::peripheral::syst::SystClkSource;
+use cortex_m_rt::{entry, exception};
 use cortex_m_semihosting::{debug, hprintln};
 use linked_alloc::Linked;
-use linked_alloc_pool::StaticPool;
+use linked_alloc_pool::{CriticalSectionLock, StaticPool, TryLock};
 
-/// The heap: 32 KiB of the board's 64 KiB of RAM, in `.bss`.
+/// The heap: 32 KiB of the lm3s6965's 64 KiB of RAM, in `.bss`.
+#[cfg(not(feature = "microbit"))]
 const HEAP_BYTES: usize = 32 * 1024;
+/// The heap: 8 KiB of the nRF51's 16 KiB of RAM, in `.bss`.
+#[cfg(feature = "microbit")]
+const HEAP_BYTES: usize = 8 * 1024;
+
+/// The board's name, for the report.
+const BOARD: &str = if cfg!(feature = "microbit") {
+    "microbit (Cortex-M0)"
+} else {
+    "lm3s6965evb (Cortex-M3)"
+};
 
 #[global_allocator]
-static HEAP: Linked<StaticPool<HEAP_BYTES>> = Linked::new(StaticPool::new());
+static HEAP: Linked<StaticPool<HEAP_BYTES, CriticalSectionLock>> = Linked::new(StaticPool::new());
+
+/// The try-lock pool: main allocates from it in a loop, the SysTick handler tries to.
+static TRY_HEAP: Linked<StaticPool<1024, TryLock>> = Linked::new(StaticPool::new());
+
+/// SysTick interrupts handled (only the handler writes the counters: load and store,
+/// which ARMv6-M has; it does not preempt itself).
+static TICKS: AtomicU32 = AtomicU32::new(0);
+/// Handler allocations from `TRY_HEAP` that succeeded, and that were refused at once
+/// because main was inside a `TRY_HEAP` call.
+static TRY_OK: AtomicU32 = AtomicU32::new(0);
+static TRY_REFUSED: AtomicU32 = AtomicU32::new(0);
+/// Set by the handler when one of its checks fails.
+static TICK_FAILED: AtomicBool = AtomicBool::new(false);
+/// Interrupts main waits for before it stops (it keeps allocating until then).
+const MIN_TICKS: u32 = 2000;
+
+/// Fills `len` bytes at `p` with a pattern of `seed`.
+///
+/// # Safety
+/// `p` is a live block of at least `len` bytes that only the caller uses.
+unsafe fn fill(p: NonNull<u8>, len: usize, seed: u32) {
+    for i in 0..len {
+        // SAFETY: `i < len`, inside the block (the caller's precondition).
+        unsafe {
+            p.as_ptr()
+                .add(i)
+                .write((seed as usize).wrapping_add(i * 7) as u8)
+        };
+    }
+}
+
+/// Whether `len` bytes at `p` still hold the pattern of `seed`.
+///
+/// # Safety
+/// `p` is a live block of at least `len` bytes filled by [`fill`] with `seed`.
+unsafe fn intact(p: NonNull<u8>, len: usize, seed: u32) -> bool {
+    // SAFETY: `i < len`, inside the block (the caller's precondition).
+    (0..len)
+        .all(|i| unsafe { p.as_ptr().add(i).read() } == (seed as usize).wrapping_add(i * 7) as u8)
+}
+
+/// The SysTick handler's work: a root with a child from HEAP, a `Box` through the
+/// global allocator, each filled and checked; then a try at `TRY_HEAP`.
+fn tick_work(seed: u32) -> Result<(), Failure> {
+    let root = HEAP
+        .allocate_buffer(40)
+        .map_err(|_| "tick: allocate_buffer failed")?;
+    // SAFETY: `root` is a live root of HEAP of 40 bytes; the child is linked to it, and
+    // neither is used after the free.
+    unsafe {
+        let child = HEAP
+            .allocate_more(24, root)
+            .map_err(|_| "tick: allocate_more failed")?;
+        fill(root, 40, seed);
+        fill(child, 24, !seed);
+        let boxed = Box::new([seed; 6]);
+        if !intact(root, 40, seed) || !intact(child, 24, !seed) || *boxed != [seed; 6] {
+            return Err("tick: a block was overwritten");
+        }
+        HEAP.free_buffer(root);
+    }
+    match TRY_HEAP.allocate_buffer(24) {
+        Ok(p) => {
+            // SAFETY: `p` is a live root of TRY_HEAP of 24 bytes, freed after its check.
+            unsafe {
+                fill(p, 24, seed);
+                let ok = intact(p, 24, seed);
+                TRY_HEAP.free_buffer(p);
+                if !ok {
+                    return Err("tick: a try-lock block was overwritten");
+                }
+            }
+            TRY_OK.store(TRY_OK.load(Relaxed) + 1, Relaxed);
+        }
+        Err(_) => TRY_REFUSED.store(TRY_REFUSED.load(Relaxed) + 1, Relaxed),
+    }
+    Ok(())
+}
+
+#[exception]
+fn SysTick() {
+    let n = TICKS.load(Relaxed);
+    TICKS.store(n + 1, Relaxed);
+    if tick_work(n).is_err() {
+        TICK_FAILED.store(true, Relaxed);
+    }
+}
+
+/// Main's side of the try-lock pool: roots filled and checked, in a loop.
+fn try_heap_loop(seed: u32) -> Result<(), Failure> {
+    for i in 0..8 {
+        let p = TRY_HEAP
+            .allocate_buffer(200)
+            .map_err(|_| "main: TRY_HEAP refused")?;
+        // SAFETY: `p` is a live root of TRY_HEAP of 200 bytes, freed after its check.
+        unsafe {
+            fill(p, 200, seed + i);
+            let ok = intact(p, 200, seed + i);
+            TRY_HEAP.free_buffer(p);
+            if !ok {
+                return Err("main: a try-lock block was overwritten");
+            }
+        }
+    }
+    Ok(())
+}
 
 /// A property value, as in MAPI's `SPropValue` (a tag and a value).
 #[repr(C)]
@@ -165,17 +294,45 @@ fn collections() -> Result<usize, Failure> {
     Ok(total)
 }
 
-/// Runs both, then checks that the pool is as empty as at the start.
-fn run() -> Result<(usize, usize, usize), Failure> {
+/// Runs both with SysTick firing, until at least `MIN_TICKS` interrupts (and 20
+/// rounds); then stops SysTick and checks that the pools are as empty as at the start.
+fn run(mut syst: cortex_m::peripheral::SYST) -> Result<(usize, usize, usize, u32), Failure> {
     let pool = HEAP.backend();
     let capacity = pool.capacity();
     if pool.free_bytes() != capacity {
         return Err("the pool is not empty at the start");
     }
+    syst.set_clock_source(SystClkSource::Core);
+    syst.set_reload(4_000);
+    syst.clear_current();
+    syst.enable_counter();
+    syst.enable_interrupt();
     let mut text = 0;
-    for _ in 0..20 {
+    let mut rounds = 0u32;
+    while rounds < 20 || TICKS.load(Relaxed) < MIN_TICKS {
         text = mapi_row_set()?;
         collections()?;
+        try_heap_loop(rounds)?;
+        rounds += 1;
+        if TICK_FAILED.load(Relaxed) {
+            return Err("a check in the SysTick handler failed");
+        }
+        if rounds > 1_000_000 {
+            return Err("SysTick does not fire");
+        }
+    }
+    syst.disable_interrupt();
+    syst.disable_counter();
+    if TICK_FAILED.load(Relaxed) {
+        return Err("a check in the SysTick handler failed");
+    }
+    // Both sides of the try-lock pool ran: the handler was served when main was out of
+    // the pool, and refused at once (no deadlock) when it landed inside main's call.
+    if TRY_OK.load(Relaxed) == 0 || TRY_REFUSED.load(Relaxed) == 0 {
+        return Err("the try-lock pool was never both served and refused in the handler");
+    }
+    if TRY_HEAP.backend().check_integrity() != Ok(1) || !TRY_HEAP.stats().is_empty() {
+        return Err("the try-lock pool did not coalesce back into one free block");
     }
     if !HEAP.stats().is_empty() {
         return Err("something leaked: stats are not empty");
@@ -183,18 +340,32 @@ fn run() -> Result<(usize, usize, usize), Failure> {
     if pool.free_bytes() != capacity || pool.check_integrity() != Ok(1) {
         return Err("the pool did not coalesce back into one free block");
     }
-    Ok((capacity, text, pool.largest_free_block()))
+    Ok((capacity, text, pool.largest_free_block(), rounds))
 }
 
 #[entry]
 fn main() -> ! {
-    match run() {
-        Ok((capacity, text, largest)) => {
+    let Some(peripherals) = cortex_m::Peripherals::take() else {
+        hprintln!("firmware: FAILED: peripherals taken twice");
+        debug::exit(debug::EXIT_FAILURE);
+        loop {
+            cortex_m::asm::wfi();
+        }
+    };
+    match run(peripherals.SYST) {
+        Ok((capacity, text, largest, rounds)) => {
             hprintln!(
-                "firmware: OK: {} rows with {} bytes of names built and freed 20 times; \
+                "firmware: OK: {}: {} rows with {} bytes of names built and freed {} times; \
+                 {} SysTick interrupts allocated and freed too; try-lock pool: {} handler \
+                 allocations served, {} refused at once while main held it; \
                  pool empty again ({} of {} bytes free in one block)",
+                BOARD,
                 ROWS,
                 text,
+                rounds,
+                TICKS.load(Relaxed),
+                TRY_OK.load(Relaxed),
+                TRY_REFUSED.load(Relaxed),
                 largest + 16,
                 capacity
             );
