@@ -7,6 +7,9 @@ use core::marker::PhantomData;
 use core::mem::{ManuallyDrop, MaybeUninit};
 use core::ptr::{self, NonNull};
 
+use core::sync::atomic::AtomicPtr;
+
+use crate::nested::Node;
 use crate::{AllocError, Linked, LinkedAllocator};
 
 /// A live root of a [`Linked<B>`]; dropping it frees the root and all its children.
@@ -62,9 +65,12 @@ use crate::{AllocError, Linked, LinkedAllocator};
 /// drop(v);
 /// ```
 pub struct Root<'a, B: LinkedAllocator> {
-    linked: &'a Linked<B>,
-    ptr: NonNull<u8>,
-    layout: Layout,
+    pub(crate) linked: &'a Linked<B>,
+    pub(crate) ptr: NonNull<u8>,
+    pub(crate) layout: Layout,
+    /// The root's node record (sub-roots, destructors), null until first needed; see
+    /// [`nested`](crate::nested).
+    pub(crate) node: AtomicPtr<Node>,
     /// The handle owns the root: it is neither `Copy` nor `Clone`.
     _owns: PhantomData<*mut u8>,
 }
@@ -110,6 +116,7 @@ impl<B: LinkedAllocator> Linked<B> {
             linked: self,
             ptr,
             layout,
+            node: AtomicPtr::new(ptr::null_mut()),
             _owns: PhantomData,
         })
     }
@@ -258,6 +265,7 @@ impl<'a, B: LinkedAllocator> Root<'a, B> {
             linked,
             ptr,
             layout,
+            node: AtomicPtr::new(ptr::null_mut()),
             _owns: PhantomData,
         }
     }
@@ -315,6 +323,11 @@ impl<'a, B: LinkedAllocator> Root<'a, B> {
 
 impl<B: LinkedAllocator> Drop for Root<'_, B> {
     fn drop(&mut self) {
+        let node = *self.node.get_mut();
+        if !node.is_null() {
+            self.free_tree(node);
+            return;
+        }
         // SAFETY: the handle owns a live root of `self.linked` (made by `Linked::root`
         // or handed over by `from_raw`); the borrow checker ensures that no collection
         // allocated from `&self` outlives it.
