@@ -98,7 +98,11 @@ unsafe fn drop_values<T>(header: NonNull<DropHeader>, len: usize) {
     // SAFETY: the block holds the header then `len` values of `T` at `values_offset`
     // (how `drop_block` laid it out), all initialized (the precondition).
     unsafe {
-        let first = header.as_ptr().cast::<u8>().add(values_offset::<T>()).cast::<T>();
+        let first = header
+            .as_ptr()
+            .cast::<u8>()
+            .add(values_offset::<T>())
+            .cast::<T>();
         ptr::drop_in_place(ptr::slice_from_raw_parts_mut(first, len));
     }
 }
@@ -166,7 +170,9 @@ impl<B: LinkedAllocator> Teardown<'_, B> {
                     let Some(header) = NonNull::new(header) else {
                         break;
                     };
-                    (*cur).drops.store((*header.as_ptr()).next, Ordering::Relaxed);
+                    (*cur)
+                        .drops
+                        .store((*header.as_ptr()).next, Ordering::Relaxed);
                     let (drop, len) = ((*header.as_ptr()).drop, (*header.as_ptr()).len);
                     drop(header, len);
                 }
@@ -228,9 +234,11 @@ impl<'a, B: LinkedAllocator> Root<'a, B> {
                 // SAFETY: `fresh` is a live child of this root of `Node`'s layout that
                 // nobody else saw; if the backend says no, it goes with the root.
                 let _ = unsafe {
-                    self.linked
-                        .backend()
-                        .reclaim_child(self.ptr, fresh.cast(), Layout::new::<Node>())
+                    self.linked.backend().reclaim_child(
+                        self.ptr,
+                        fresh.cast(),
+                        Layout::new::<Node>(),
+                    )
                 };
                 Ok(winner)
             }
@@ -308,7 +316,10 @@ impl<'a, B: LinkedAllocator> Root<'a, B> {
     /// A new block for `len` values of `T` that need `Drop`, after a [`DropHeader`];
     /// returns the header and the first value's place. The node is made first, so that
     /// the record can be registered once the values are written.
-    fn drop_block<T>(&self, len: usize) -> Result<(*mut Node, NonNull<DropHeader>, *mut T), AllocError> {
+    fn drop_block<T>(
+        &self,
+        len: usize,
+    ) -> Result<(*mut Node, NonNull<DropHeader>, *mut T), AllocError> {
         let node = self.node()?;
         let size = mem::size_of::<T>()
             .checked_mul(len)
@@ -623,7 +634,10 @@ impl<'a, B: LinkedAllocator> Root<'a, B> {
 ///
 /// # Safety
 /// `parent` is a live node, which outlives `sub`; `sub` is a new root on no list.
-unsafe fn link_under<B: LinkedAllocator>(parent: *mut Node, sub: &Root<'_, B>) -> Result<(), AllocError> {
+unsafe fn link_under<B: LinkedAllocator>(
+    parent: *mut Node,
+    sub: &Root<'_, B>,
+) -> Result<(), AllocError> {
     // On failure `sub` drops as a plain root (its node is not installed).
     let node = sub.node()?;
     // SAFETY: `parent` is live (the precondition); `node` is the new sub-root's, not
