@@ -38,8 +38,11 @@
 //!
 //! **Values must be `Send`.** A root may be dropped on another thread than the one that
 //! allocated a value in it (a `Root` is `Send` and `Sync` when its backend is `Sync`),
-//! so the values whose destructors it runs must be `Send`. They must also outlive the
-//! front end's borrow `'a`, so that they outlive the root that drops them.
+//! so the values whose destructors it runs must be `Send`. They must also be `'static`:
+//! a sub-root given up with `mem::forget` (which is safe) is dropped with its parent,
+//! after any borrow the sub-root's handle had, so no shorter lifetime would be sound.
+//! Borrowed data goes in with [`Root::alloc_slice_copy`] and [`Root::alloc_str`], which
+//! have no destructor to run.
 //!
 //! **Raw pointers.** [`Root::into_raw`] of a sub-root hands out a block that its
 //! parent frees: it must not be given to [`Linked::free_root`] or [`Root::from_raw`].
@@ -387,7 +390,37 @@ impl<'a, B: LinkedAllocator> Root<'a, B> {
     /// assert!(heap.stats().is_empty());
     /// # Ok::<(), linked_alloc::AllocError>(())
     /// ```
-    pub fn try_alloc<T: Send + 'a>(&self, value: T) -> Result<&mut T, AllocError> {
+    ///
+    /// The borrow checker refuses a value used after its root is dropped:
+    ///
+    /// ```compile_fail
+    /// # use core::alloc::Layout;
+    /// # use linked_alloc::Linked;
+    /// # use linked_alloc_system::SystemHeap;
+    /// let heap = Linked::new(SystemHeap::new());
+    /// let root = heap.root(Layout::new::<u8>()).unwrap();
+    /// let name = root.try_alloc(String::from("inbox")).unwrap();
+    /// drop(root); // error: `root` is borrowed by `name`
+    /// name.push('!');
+    /// ```
+    ///
+    /// and a value that borrows (its destructor would run after the borrow ends):
+    ///
+    /// ```compile_fail
+    /// # use core::alloc::Layout;
+    /// # use linked_alloc::Linked;
+    /// # use linked_alloc_system::SystemHeap;
+    /// let heap = Linked::new(SystemHeap::new());
+    /// let root = heap.root(Layout::new::<u8>()).unwrap();
+    /// {
+    ///     let s = String::from("short");
+    ///     root.alloc(vec![&s]); // error: `s` does not live long enough
+    /// }
+    /// drop(root);
+    /// ```
+    // Each call hands out a new block, so `&mut` from `&self` is unique (as bumpalo).
+    #[allow(clippy::mut_from_ref)]
+    pub fn try_alloc<T: Send + 'static>(&self, value: T) -> Result<&mut T, AllocError> {
         if !mem::needs_drop::<T>() {
             let place = self.allocate_child(Layout::new::<T>())?.cast::<T>();
             // SAFETY: a fresh child of `T`'s layout, ours alone while `self` is
@@ -422,7 +455,7 @@ impl<'a, B: LinkedAllocator> Root<'a, B> {
     /// assert_eq!(list.len(), 4);
     /// # Ok::<(), linked_alloc::AllocError>(())
     /// ```
-    pub fn alloc<T: Send + 'a>(&self, value: T) -> &mut T {
+    pub fn alloc<T: Send + 'static>(&self, value: T) -> &mut T {
         match self.try_alloc(value) {
             Ok(v) => v,
             Err(AllocError) => exhausted(Layout::new::<T>()),
@@ -441,7 +474,7 @@ impl<'a, B: LinkedAllocator> Root<'a, B> {
     /// assert_eq!(squares[3], 9);
     /// # Ok::<(), linked_alloc::AllocError>(())
     /// ```
-    pub fn alloc_with<T: Send + 'a, F: FnOnce() -> T>(&self, f: F) -> &mut T {
+    pub fn alloc_with<T: Send + 'static, F: FnOnce() -> T>(&self, f: F) -> &mut T {
         self.alloc(f())
     }
 
@@ -458,6 +491,8 @@ impl<'a, B: LinkedAllocator> Root<'a, B> {
     /// assert_eq!(s, "SUBJECT");
     /// # Ok::<(), linked_alloc::AllocError>(())
     /// ```
+    // Each call hands out a new block, so `&mut` from `&self` is unique (as bumpalo).
+    #[allow(clippy::mut_from_ref)]
     pub fn alloc_str(&self, s: &str) -> &mut str {
         let bytes = self.alloc_slice_copy(s.as_bytes());
         // SAFETY: the bytes are a copy of a `str`, so valid UTF-8.
@@ -477,6 +512,8 @@ impl<'a, B: LinkedAllocator> Root<'a, B> {
     /// assert_eq!(v, [1, 2, 3]);
     /// # Ok::<(), linked_alloc::AllocError>(())
     /// ```
+    // Each call hands out a new block, so `&mut` from `&self` is unique (as bumpalo).
+    #[allow(clippy::mut_from_ref)]
     pub fn alloc_slice_copy<T: Copy>(&self, src: &[T]) -> &mut [T] {
         let Ok(layout) = Layout::array::<T>(src.len()) else {
             exhausted(Layout::new::<T>())
@@ -508,7 +545,9 @@ impl<'a, B: LinkedAllocator> Root<'a, B> {
     /// assert_eq!(names[1], "Cc: all");
     /// # Ok::<(), linked_alloc::AllocError>(())
     /// ```
-    pub fn alloc_slice_clone<T: Clone + Send + 'a>(&self, src: &[T]) -> &mut [T] {
+    // Each call hands out a new block, so `&mut` from `&self` is unique (as bumpalo).
+    #[allow(clippy::mut_from_ref)]
+    pub fn alloc_slice_clone<T: Clone + Send + 'static>(&self, src: &[T]) -> &mut [T] {
         if !mem::needs_drop::<T>() {
             let Ok(layout) = Layout::array::<T>(src.len()) else {
                 exhausted(Layout::new::<T>())

@@ -6,6 +6,7 @@ use core::alloc::Layout;
 use core::mem;
 use core::sync::atomic::{AtomicUsize, Ordering};
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Arc, Mutex};
 
 use linked_alloc::conformance::pattern;
 use linked_alloc::{Linked, LinkedAllocator, Root};
@@ -24,9 +25,9 @@ const TREE: usize = 2_000;
 const TREE: usize = 40;
 
 /// Counts its drops in the counter it points to.
-struct Counted<'c>(&'c AtomicUsize, #[allow(dead_code)] Box<u64>);
+struct Counted(Arc<AtomicUsize>, Box<u64>);
 
-impl Drop for Counted<'_> {
+impl Drop for Counted {
     fn drop(&mut self) {
         self.0.fetch_add(1, Ordering::Relaxed);
     }
@@ -58,18 +59,18 @@ fn check<B: LinkedAllocator>(root: &Root<'_, B>, seed: usize) {
 
 /// Sub-roots (with children and values) given up, freed with their parent.
 fn parent_first<B: LinkedAllocator>(heap: &Linked<B>) {
-    let drops = AtomicUsize::new(0);
+    let drops = Arc::new(AtomicUsize::new(0));
     let parent = heap.root(SMALL).unwrap();
     for i in 0..10 {
         let sub = parent.sub_root(SMALL).unwrap();
         sub.allocate_child(Layout::new::<[u8; 100]>()).unwrap();
-        sub.alloc(Counted(&drops, Box::new(i)));
+        sub.alloc(Counted(drops.clone(), Box::new(i)));
         let grand = sub.sub_root(SMALL).unwrap();
-        grand.alloc(Counted(&drops, Box::new(i)));
+        grand.alloc(Counted(drops.clone(), Box::new(i)));
         mem::forget(grand);
         mem::forget(sub);
     }
-    parent.alloc(Counted(&drops, Box::new(0)));
+    parent.alloc(Counted(drops.clone(), Box::new(0)));
     assert_eq!(heap.stats().roots, 21);
     assert_eq!(drops.load(Ordering::Relaxed), 0);
     drop(parent);
@@ -79,14 +80,14 @@ fn parent_first<B: LinkedAllocator>(heap: &Linked<B>) {
 
 /// Sub-roots dropped before their parent, which keeps its own blocks.
 fn child_first<B: LinkedAllocator>(heap: &Linked<B>) {
-    let drops = AtomicUsize::new(0);
+    let drops = Arc::new(AtomicUsize::new(0));
     let parent = heap.root(SMALL).unwrap();
     fill(&parent, 1);
-    let kept = parent.alloc(Counted(&drops, Box::new(7)));
+    let kept = parent.alloc(Counted(drops.clone(), Box::new(7)));
     for i in 0..10 {
         let sub = parent.sub_root(SMALL).unwrap();
         fill(&sub, 2 + i);
-        sub.alloc(Counted(&drops, Box::new(i as u64)));
+        sub.alloc(Counted(drops.clone(), Box::new(i as u64)));
         let grand = sub.sub_root(SMALL).unwrap();
         grand.alloc_str("grandchild");
         check(&sub, 2 + i);
@@ -105,7 +106,7 @@ fn child_first<B: LinkedAllocator>(heap: &Linked<B>) {
 /// A random tree whose nodes are freed in a random order: a node freed before its
 /// descendants takes them with it (their handles are given up first).
 fn interleaved<B: LinkedAllocator>(heap: &Linked<B>) {
-    let drops = AtomicUsize::new(0);
+    let drops = Arc::new(AtomicUsize::new(0));
     let mut rng = Rng::new(0x5EED_0014);
     let mut handles: Vec<Option<Root<'_, B>>> = Vec::with_capacity(TREE);
     let mut parent_of: Vec<Option<usize>> = Vec::with_capacity(TREE);
@@ -124,7 +125,7 @@ fn interleaved<B: LinkedAllocator>(heap: &Linked<B>) {
         let h = h.as_ref().unwrap();
         fill(h, i);
         for _ in 0..i % 3 {
-            h.alloc(Counted(&drops, Box::new(i as u64)));
+            h.alloc(Counted(drops.clone(), Box::new(i as u64)));
             values[i] += 1;
         }
     }
@@ -176,18 +177,18 @@ fn interleaved<B: LinkedAllocator>(heap: &Linked<B>) {
 /// A chain `depth` levels deep, freed from the top (constant stack), then another
 /// freed from the bottom.
 fn deep<B: LinkedAllocator>(heap: &Linked<B>, depth: usize) {
-    let drops = AtomicUsize::new(0);
+    let drops = Arc::new(AtomicUsize::new(0));
     let top = heap.root(SMALL).unwrap();
     // SAFETY: each level is given up (its parent frees it) before the top drops.
     let mut cur = unsafe { detach(top.sub_root(SMALL).unwrap()) };
-    cur.alloc(Counted(&drops, Box::new(0)));
+    cur.alloc(Counted(drops.clone(), Box::new(0)));
     for _ in 1..depth {
         // SAFETY: as above.
         let next = unsafe { detach(cur.sub_root(SMALL).unwrap()) };
         mem::forget(cur);
         cur = next;
     }
-    cur.alloc(Counted(&drops, Box::new(1)));
+    cur.alloc(Counted(drops.clone(), Box::new(1)));
     mem::forget(cur);
     assert_eq!(heap.stats().roots, depth + 1);
     drop(top);
@@ -215,23 +216,23 @@ fn deep<B: LinkedAllocator>(heap: &Linked<B>, depth: usize) {
 /// Values of every `alloc*` call dropped exactly once, in reverse order of allocation.
 fn values_and_order<B: LinkedAllocator>(heap: &Linked<B>) {
     static_assertions::assert_impl_all!(Root<'static, linked_alloc_system::SystemHeap>: Send, Sync);
-    let log = std::sync::Mutex::new(Vec::new());
-    struct Logged<'l>(&'l std::sync::Mutex<Vec<u32>>, u32);
-    impl Drop for Logged<'_> {
+    let log = Arc::new(Mutex::new(Vec::new()));
+    struct Logged(Arc<Mutex<Vec<u32>>>, u32);
+    impl Drop for Logged {
         fn drop(&mut self) {
             self.0.lock().unwrap().push(self.1);
         }
     }
-    impl Clone for Logged<'_> {
+    impl Clone for Logged {
         fn clone(&self) -> Self {
-            Logged(self.0, self.1 + 100)
+            Logged(self.0.clone(), self.1 + 100)
         }
     }
     let root = heap.root(SMALL).unwrap();
-    root.alloc(Logged(&log, 1));
-    root.try_alloc(Logged(&log, 2)).unwrap();
-    root.alloc_with(|| Logged(&log, 3));
-    let src = [Logged(&log, 4), Logged(&log, 5)];
+    root.alloc(Logged(log.clone(), 1));
+    root.try_alloc(Logged(log.clone(), 2)).unwrap();
+    root.alloc_with(|| Logged(log.clone(), 3));
+    let src = [Logged(log.clone(), 4), Logged(log.clone(), 5)];
     let clones = root.alloc_slice_clone(&src);
     assert_eq!((clones[0].1, clones[1].1), (104, 105));
     drop(src);
@@ -260,14 +261,14 @@ fn panicking_destructor<B: LinkedAllocator>(heap: &Linked<B>) {
             panic!("boom");
         }
     }
-    let drops = AtomicUsize::new(0);
+    let drops = Arc::new(AtomicUsize::new(0));
     let root = heap.root(SMALL).unwrap();
-    root.alloc(Counted(&drops, Box::new(1)));
+    root.alloc(Counted(drops.clone(), Box::new(1)));
     let sub = root.sub_root(SMALL).unwrap();
-    sub.alloc(Counted(&drops, Box::new(2)));
+    sub.alloc(Counted(drops.clone(), Box::new(2)));
     mem::forget(sub);
     root.alloc(Boom);
-    root.alloc(Counted(&drops, Box::new(3)));
+    root.alloc(Counted(drops.clone(), Box::new(3)));
     let r = catch_unwind(AssertUnwindSafe(move || drop(root)));
     assert!(r.is_err());
     assert_eq!(drops.load(Ordering::Relaxed), 3);
@@ -277,13 +278,13 @@ fn panicking_destructor<B: LinkedAllocator>(heap: &Linked<B>) {
 /// Reset drops the values, frees children and sub-roots, keeps the root's bytes; a
 /// sub-root stays under its parent after a reset.
 fn reset<B: LinkedAllocator>(heap: &Linked<B>) {
-    let drops = AtomicUsize::new(0);
+    let drops = Arc::new(AtomicUsize::new(0));
     let mut root = heap.root(SMALL).unwrap();
     fill(&root, 9);
     for round in 1..=5 {
         for _ in 0..10 {
             root.allocate_child(Layout::new::<[u8; 48]>()).unwrap();
-            root.alloc(Counted(&drops, Box::new(round)));
+            root.alloc(Counted(drops.clone(), Box::new(round)));
         }
         mem::forget(root.sub_root(SMALL).unwrap());
         root.reset();
@@ -293,10 +294,10 @@ fn reset<B: LinkedAllocator>(heap: &Linked<B>) {
         check(&root, 9);
     }
     let mut sub = root.sub_root(SMALL).unwrap();
-    sub.alloc(Counted(&drops, Box::new(0)));
+    sub.alloc(Counted(drops.clone(), Box::new(0)));
     sub.reset();
     assert_eq!(drops.load(Ordering::Relaxed), 51);
-    sub.alloc(Counted(&drops, Box::new(0)));
+    sub.alloc(Counted(drops.clone(), Box::new(0)));
     mem::forget(sub);
     drop(root);
     assert_eq!(drops.load(Ordering::Relaxed), 52);
@@ -305,16 +306,16 @@ fn reset<B: LinkedAllocator>(heap: &Linked<B>) {
 
 /// Sub-roots and values made from several threads through one `&Root`.
 fn threads<B: LinkedAllocator + Sync>(heap: &Linked<B>) {
-    let drops = AtomicUsize::new(0);
+    let drops = Arc::new(AtomicUsize::new(0));
     let root = heap.root(SMALL).unwrap();
     let per = if cfg!(miri) { 5 } else { 500 };
     std::thread::scope(|s| {
         for _ in 0..2 {
             s.spawn(|| {
                 for i in 0..per {
-                    root.alloc(Counted(&drops, Box::new(i)));
+                    root.alloc(Counted(drops.clone(), Box::new(i)));
                     let sub = root.sub_root(SMALL).unwrap();
-                    sub.alloc(Counted(&drops, Box::new(i)));
+                    sub.alloc(Counted(drops.clone(), Box::new(i)));
                     if i % 2 == 0 {
                         mem::forget(sub);
                     }
