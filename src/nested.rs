@@ -48,6 +48,14 @@
 //! parent frees: it must not be given to [`Linked::free_root`] or [`Root::from_raw`].
 //! `into_raw` of a root that holds sub-roots or values with destructors leaks them
 //! (the raw layer does not know about them).
+//!
+//! # Not there yet
+//! - Sub-roots on the raw layer: [`Linked::free_root`] does not know about nodes (that
+//!   needs a word per root in every backend's root metadata, an optional contract
+//!   hook); the handle layer is complete on its own.
+//! - Per-subtree statistics and limits, and moving a sub-root under another root.
+//!
+//! [`Linked::free_root`]: crate::Linked::free_root
 
 use core::alloc::Layout;
 use core::mem;
