@@ -605,7 +605,10 @@ impl<'a, B: LinkedAllocator> Root<'a, B> {
     /// stays under its parent.
     ///
     /// Calls the allocation error handler (as [`alloc`](Self::alloc)) only if no root
-    /// of the layout can be made even after the old one is freed.
+    /// of the layout can be made even after the old one is freed. A destructor that
+    /// panics during the reset: the panic reaches the caller with the handle reset, as
+    /// on drop, except when the old root had to be freed first (no room for two), where
+    /// it aborts.
     ///
     /// ```
     /// # use core::alloc::Layout;

@@ -222,6 +222,11 @@ impl<'a, B: LinkedAllocator> Root<'a, B> {
     /// [`Linked::free_root`] (or `free_buffer`), or taken back with
     /// [`from_raw`](Self::from_raw). For handing a root to MAPI-style code.
     ///
+    /// The raw layer knows nothing of [sub-roots and values](crate::nested): a
+    /// sub-root's pointer must not be freed (its parent frees it), and the sub-roots
+    /// and values of a root given up this way are not freed or dropped by
+    /// [`Linked::free_root`].
+    ///
     /// ```
     /// # use core::alloc::Layout;
     /// # use linked_alloc::Linked;
@@ -243,8 +248,8 @@ impl<'a, B: LinkedAllocator> Root<'a, B> {
     /// # Safety
     /// `ptr` is a live root of `linked`, allocated with `layout`, as `allocate_root` (or
     /// [`into_raw`](Self::into_raw)) returned it, that nothing else will free (the handle
-    /// frees it on drop); see
-    /// [the contract](LinkedAllocator#the-contract).
+    /// frees it on drop), and not a sub-root given up by `into_raw` (its parent frees
+    /// it); see [the contract](LinkedAllocator#the-contract).
     ///
     /// ```
     /// # use core::alloc::Layout;
