@@ -7,9 +7,10 @@
 //! backends are unchanged; the raw layer ([`Linked::free_root`]) is unchanged too and
 //! knows nothing of nodes.
 //!
-//! The node record is made lazily, as a **child of the root it describes** (so it goes
-//! with that root's block), by the first [`Root::sub_root`] or the first value whose
-//! type needs `Drop`. It holds:
+//! The node record of a top root is made lazily, as a **child of the root it
+//! describes** (so it goes with that root's block), by the first [`Root::sub_root`] or
+//! the first value whose type needs `Drop`. A sub-root's node is made with it, in the
+//! same backend root, after the caller's bytes (one allocation per sub-root). It holds:
 //! - the root's block (for freeing it from the node alone),
 //! - a parent link, the head of an intrusive list of sub-roots and the sibling links
 //!   (doubly linked, so a sub-root leaves its parent's list in O(1)),
@@ -283,11 +284,9 @@ impl<'a, B: LinkedAllocator> Root<'a, B> {
     /// ```
     pub fn sub_root(&self, layout: Layout) -> Result<Root<'_, B>, AllocError> {
         let parent = self.node()?;
-        let sub = self.linked.root(layout)?;
-        // SAFETY: `parent` is this root's live node, which outlives `sub` (it borrows
-        // `self`); `sub` is new.
-        unsafe { link_under(parent, &sub)? };
-        Ok(sub)
+        // SAFETY: `parent` is this root's live node, which outlives the sub-root's
+        // handle (it borrows `self`).
+        unsafe { new_sub(self.linked, layout, parent) }
     }
 
     /// Frees this root with its tree; the handle's drop, for a root that has a node.
@@ -670,30 +669,43 @@ impl<'a, B: LinkedAllocator> Root<'a, B> {
 
     /// A new empty root of this root's layout, a sub-root of `parent` if not null.
     fn fresh_like(&self, parent: *mut Node) -> Result<Root<'a, B>, AllocError> {
-        let fresh = self.linked.root(self.layout)?;
-        if !parent.is_null() {
-            // SAFETY: `parent` is the live node of this root's parent (it outlives this
-            // handle); `fresh` is a new root on no list.
-            unsafe { link_under(parent, &fresh)? };
+        if parent.is_null() {
+            return self.linked.root(self.layout);
         }
-        Ok(fresh)
+        // SAFETY: `parent` is the live node of this root's parent, which outlives this
+        // handle.
+        unsafe { new_sub(self.linked, self.layout, parent) }
     }
 }
 
-/// Makes the node of the new root `sub` and puts it on the list of `parent`.
+/// Makes a sub-root of `layout` under the node `parent`: one backend root holds the
+/// caller's `layout.size()` bytes, then the sub-root's node (no second allocation).
 ///
 /// # Safety
-/// `parent` is a live node, which outlives `sub`; `sub` is a new root on no list.
-unsafe fn link_under<B: LinkedAllocator>(
+/// `parent` is a live node of `linked`, which outlives the new handle.
+unsafe fn new_sub<B: LinkedAllocator>(
+    linked: &Linked<B>,
+    layout: Layout,
     parent: *mut Node,
-    sub: &Root<'_, B>,
-) -> Result<(), AllocError> {
-    // On failure `sub` drops as a plain root (its node is not installed).
-    let node = sub.node()?;
-    // SAFETY: `parent` is live (the precondition); `node` is the new sub-root's, not
-    // on any list yet; the parent's lock guards its list.
+) -> Result<Root<'_, B>, AllocError> {
+    let (whole, at) = layout
+        .extend(Layout::new::<Node>())
+        .map_err(|_| AllocError)?;
+    let block = linked.allocate_root(whole)?;
+    // SAFETY: `block` is a fresh root of `whole`, whose bytes from `at` on hold a
+    // `Node`, aligned (`Layout::extend`); `parent` is live (the precondition) and its
+    // lock guards its list; the new node is on no list yet.
     unsafe {
-        (*node).parent = parent;
+        let node = block.as_ptr().add(at).cast::<Node>();
+        node.write(Node {
+            block,
+            lock: AtomicBool::new(false),
+            parent,
+            first: ptr::null_mut(),
+            prev: ptr::null_mut(),
+            next: ptr::null_mut(),
+            drops: AtomicPtr::new(ptr::null_mut()),
+        });
         let _guard = ListGuard::lock(parent);
         let first = (*parent).first;
         (*node).next = first;
@@ -701,8 +713,14 @@ unsafe fn link_under<B: LinkedAllocator>(
             (*first).prev = node;
         }
         (*parent).first = node;
+        Ok(Root {
+            linked,
+            ptr: block,
+            layout,
+            node: AtomicPtr::new(node),
+            _owns: core::marker::PhantomData,
+        })
     }
-    Ok(())
 }
 
 /// Frees a root block on drop (also while unwinding from a destructor).

@@ -72,7 +72,7 @@ pub struct Root<'a, B: LinkedAllocator> {
     /// [`nested`](crate::nested).
     pub(crate) node: AtomicPtr<Node>,
     /// The handle owns the root: it is neither `Copy` nor `Clone`.
-    _owns: PhantomData<*mut u8>,
+    pub(crate) _owns: PhantomData<*mut u8>,
 }
 
 // SAFETY: a `Root` is an owned root of a `Linked<B>`; moving it to another thread and
