@@ -56,6 +56,7 @@ mod error;
 pub mod kit;
 mod linked;
 pub mod mapi;
+pub mod nested;
 mod root;
 
 pub use align::MIN_ALIGN;

@@ -7,6 +7,9 @@ use core::marker::PhantomData;
 use core::mem::{ManuallyDrop, MaybeUninit};
 use core::ptr::{self, NonNull};
 
+use core::sync::atomic::AtomicPtr;
+
+use crate::nested::Node;
 use crate::{AllocError, Linked, LinkedAllocator};
 
 /// A live root of a [`Linked<B>`]; dropping it frees the root and all its children.
@@ -62,11 +65,14 @@ use crate::{AllocError, Linked, LinkedAllocator};
 /// drop(v);
 /// ```
 pub struct Root<'a, B: LinkedAllocator> {
-    linked: &'a Linked<B>,
-    ptr: NonNull<u8>,
-    layout: Layout,
+    pub(crate) linked: &'a Linked<B>,
+    pub(crate) ptr: NonNull<u8>,
+    pub(crate) layout: Layout,
+    /// The root's node record (sub-roots, destructors), null until first needed; see
+    /// [`nested`](crate::nested).
+    pub(crate) node: AtomicPtr<Node>,
     /// The handle owns the root: it is neither `Copy` nor `Clone`.
-    _owns: PhantomData<*mut u8>,
+    pub(crate) _owns: PhantomData<*mut u8>,
 }
 
 // SAFETY: a `Root` is an owned root of a `Linked<B>`; moving it to another thread and
@@ -110,6 +116,7 @@ impl<B: LinkedAllocator> Linked<B> {
             linked: self,
             ptr,
             layout,
+            node: AtomicPtr::new(ptr::null_mut()),
             _owns: PhantomData,
         })
     }
@@ -215,6 +222,11 @@ impl<'a, B: LinkedAllocator> Root<'a, B> {
     /// [`Linked::free_root`] (or `free_buffer`), or taken back with
     /// [`from_raw`](Self::from_raw). For handing a root to MAPI-style code.
     ///
+    /// The raw layer knows nothing of [sub-roots and values](crate::nested): a
+    /// sub-root's pointer must not be freed (its parent frees it), and the sub-roots
+    /// and values of a root given up this way are not freed or dropped by
+    /// [`Linked::free_root`].
+    ///
     /// ```
     /// # use core::alloc::Layout;
     /// # use linked_alloc::Linked;
@@ -236,8 +248,8 @@ impl<'a, B: LinkedAllocator> Root<'a, B> {
     /// # Safety
     /// `ptr` is a live root of `linked`, allocated with `layout`, as `allocate_root` (or
     /// [`into_raw`](Self::into_raw)) returned it, that nothing else will free (the handle
-    /// frees it on drop); see
-    /// [the contract](LinkedAllocator#the-contract).
+    /// frees it on drop), and not a sub-root given up by `into_raw` (its parent frees
+    /// it); see [the contract](LinkedAllocator#the-contract).
     ///
     /// ```
     /// # use core::alloc::Layout;
@@ -258,6 +270,7 @@ impl<'a, B: LinkedAllocator> Root<'a, B> {
             linked,
             ptr,
             layout,
+            node: AtomicPtr::new(ptr::null_mut()),
             _owns: PhantomData,
         }
     }
@@ -315,6 +328,11 @@ impl<'a, B: LinkedAllocator> Root<'a, B> {
 
 impl<B: LinkedAllocator> Drop for Root<'_, B> {
     fn drop(&mut self) {
+        let node = *self.node.get_mut();
+        if !node.is_null() {
+            self.free_tree(node);
+            return;
+        }
         // SAFETY: the handle owns a live root of `self.linked` (made by `Linked::root`
         // or handed over by `from_raw`); the borrow checker ensures that no collection
         // allocated from `&self` outlives it.

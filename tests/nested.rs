@@ -1,0 +1,423 @@
+//! Sub-roots, values with destructors and reset on every backend of the workspace:
+//! freed in every order (parent first, child first, interleaved, deep), values dropped
+//! exactly once, a panicking destructor, reset loops.
+
+use core::alloc::Layout;
+use core::mem;
+use core::sync::atomic::{AtomicUsize, Ordering};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Arc, Mutex};
+
+use linked_alloc::conformance::pattern;
+use linked_alloc::{Linked, LinkedAllocator, Root};
+use linked_alloc_testkit::workloads::sizes::Rng;
+
+/// Depth of the deep chains (cut under Miri).
+#[cfg(not(miri))]
+const DEEP: usize = 1_000_000;
+#[cfg(miri)]
+const DEEP: usize = 100;
+
+/// Nodes of the random trees (cut under Miri).
+#[cfg(not(miri))]
+const TREE: usize = 2_000;
+#[cfg(miri)]
+const TREE: usize = 40;
+
+/// Counts its drops in the counter it points to.
+struct Counted(Arc<AtomicUsize>, Box<u64>);
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Gives a sub-root the lifetime of the front end's borrow, so that a test can hold
+/// handles of a tree side by side (the test then frees them in an order it checks).
+///
+/// # Safety
+/// The handle is dropped before its parent, or forgotten (its parent frees it).
+unsafe fn detach<'h, B: LinkedAllocator>(sub: Root<'_, B>) -> Root<'h, B> {
+    // SAFETY: the same type but for the lifetime; the caller keeps the order.
+    unsafe { mem::transmute::<Root<'_, B>, Root<'h, B>>(sub) }
+}
+
+const SMALL: Layout = Layout::new::<[u64; 4]>();
+
+/// Fills a root's block with the pattern of `seed`.
+fn fill<B: LinkedAllocator>(root: &Root<'_, B>, seed: usize) {
+    // SAFETY: the root's block has `layout().size()` bytes, ours.
+    unsafe { pattern::fill(root.as_ptr(), root.layout().size(), seed) }
+}
+
+/// Checks the pattern of `seed` in a root's block.
+fn check<B: LinkedAllocator>(root: &Root<'_, B>, seed: usize) {
+    // SAFETY: as in `fill`, filled before.
+    unsafe { pattern::check(root.as_ptr(), root.layout().size(), seed) }
+}
+
+/// Sub-roots (with children and values) given up, freed with their parent.
+fn parent_first<B: LinkedAllocator>(heap: &Linked<B>) {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let parent = heap.root(SMALL).unwrap();
+    for i in 0..10 {
+        let sub = parent.sub_root(SMALL).unwrap();
+        sub.allocate_child(Layout::new::<[u8; 100]>()).unwrap();
+        sub.alloc(Counted(drops.clone(), Box::new(i)));
+        let grand = sub.sub_root(SMALL).unwrap();
+        grand.alloc(Counted(drops.clone(), Box::new(i)));
+        mem::forget(grand);
+        mem::forget(sub);
+    }
+    parent.alloc(Counted(drops.clone(), Box::new(0)));
+    assert_eq!(heap.stats().roots, 21);
+    assert_eq!(drops.load(Ordering::Relaxed), 0);
+    drop(parent);
+    assert_eq!(drops.load(Ordering::Relaxed), 21);
+    assert!(heap.stats().is_empty(), "{:?}", heap.stats());
+}
+
+/// Sub-roots dropped before their parent, which keeps its own blocks.
+fn child_first<B: LinkedAllocator>(heap: &Linked<B>) {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let parent = heap.root(SMALL).unwrap();
+    fill(&parent, 1);
+    let kept = parent.alloc(Counted(drops.clone(), Box::new(7)));
+    for i in 0..10 {
+        let sub = parent.sub_root(SMALL).unwrap();
+        fill(&sub, 2 + i);
+        sub.alloc(Counted(drops.clone(), Box::new(i as u64)));
+        let grand = sub.sub_root(SMALL).unwrap();
+        grand.alloc_str("grandchild");
+        check(&sub, 2 + i);
+        drop(grand);
+        drop(sub);
+        assert_eq!(drops.load(Ordering::Relaxed), i + 1);
+    }
+    assert_eq!(heap.stats().roots, 1);
+    check(&parent, 1);
+    assert_eq!(*kept.1, 7);
+    drop(parent);
+    assert_eq!(drops.load(Ordering::Relaxed), 11);
+    assert!(heap.stats().is_empty(), "{:?}", heap.stats());
+}
+
+/// A random tree whose nodes are freed in a random order: a node freed before its
+/// descendants takes them with it (their handles are given up first).
+fn interleaved<B: LinkedAllocator>(heap: &Linked<B>) {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let mut rng = Rng::new(0x5EED_0014);
+    let mut handles: Vec<Option<Root<'_, B>>> = Vec::with_capacity(TREE);
+    let mut parent_of: Vec<Option<usize>> = Vec::with_capacity(TREE);
+    let mut values = vec![0usize; TREE];
+    handles.push(Some(heap.root(SMALL).unwrap()));
+    parent_of.push(None);
+    for i in 1..TREE {
+        let p = rng.below(i);
+        let parent = handles[p].as_ref().unwrap();
+        // SAFETY: `handles[i]` is dropped or forgotten before `handles[p]` (below).
+        let sub = unsafe { detach(parent.sub_root(SMALL).unwrap()) };
+        handles.push(Some(sub));
+        parent_of.push(Some(p));
+    }
+    for (i, h) in handles.iter().enumerate() {
+        let h = h.as_ref().unwrap();
+        fill(h, i);
+        for _ in 0..i % 3 {
+            h.alloc(Counted(drops.clone(), Box::new(i as u64)));
+            values[i] += 1;
+        }
+    }
+    let mut live = vec![true; TREE];
+    let mut expected = 0;
+    for i in rng.permutation(TREE) {
+        if !live[i] {
+            continue;
+        }
+        // Give up the handles of every live descendant of `i`, deepest first does not
+        // matter: `i` frees them all.
+        for d in 0..TREE {
+            let mut a = parent_of[d];
+            let mut under = false;
+            while let Some(x) = a {
+                if x == i {
+                    under = true;
+                    break;
+                }
+                a = parent_of[x];
+            }
+            if under && live[d] {
+                live[d] = false;
+                expected += values[d];
+                check(handles[d].as_ref().unwrap(), d);
+                mem::forget(handles[d].take());
+            }
+        }
+        live[i] = false;
+        expected += values[i];
+        let h = handles[i].take().unwrap();
+        check(&h, i);
+        drop(h);
+        assert_eq!(drops.load(Ordering::Relaxed), expected);
+        // Every live node still has its pattern.
+        for (j, h) in handles.iter().enumerate() {
+            if let Some(h) = h {
+                check(h, j);
+            }
+        }
+        if cfg!(miri) || i % 64 == 0 {
+            assert_eq!(heap.stats().roots, live.iter().filter(|l| **l).count());
+        }
+    }
+    assert_eq!(drops.load(Ordering::Relaxed), values.iter().sum::<usize>());
+    assert!(heap.stats().is_empty(), "{:?}", heap.stats());
+}
+
+/// A chain `depth` levels deep, freed from the top (constant stack), then another
+/// freed from the bottom.
+fn deep<B: LinkedAllocator>(heap: &Linked<B>, depth: usize) {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let top = heap.root(SMALL).unwrap();
+    // SAFETY: each level is given up (its parent frees it) before the top drops.
+    let mut cur = unsafe { detach(top.sub_root(SMALL).unwrap()) };
+    cur.alloc(Counted(drops.clone(), Box::new(0)));
+    for _ in 1..depth {
+        // SAFETY: as above.
+        let next = unsafe { detach(cur.sub_root(SMALL).unwrap()) };
+        mem::forget(cur);
+        cur = next;
+    }
+    cur.alloc(Counted(drops.clone(), Box::new(1)));
+    mem::forget(cur);
+    assert_eq!(heap.stats().roots, depth + 1);
+    drop(top);
+    assert_eq!(drops.load(Ordering::Relaxed), 2);
+    assert!(heap.stats().is_empty(), "{:?}", heap.stats());
+
+    let top = heap.root(SMALL).unwrap();
+    let mut chain: Vec<Root<'_, B>> = Vec::with_capacity(depth.min(1 << 16));
+    // SAFETY: the chain is dropped from its end, each before its parent.
+    chain.push(unsafe { detach(top.sub_root(SMALL).unwrap()) });
+    for _ in 1..depth {
+        let parent = chain.last().unwrap();
+        // SAFETY: as above.
+        let next = unsafe { detach(parent.sub_root(SMALL).unwrap()) };
+        chain.push(next);
+    }
+    while let Some(h) = chain.pop() {
+        drop(h);
+    }
+    assert_eq!(heap.stats().roots, 1);
+    drop(top);
+    assert!(heap.stats().is_empty(), "{:?}", heap.stats());
+}
+
+/// Values of every `alloc*` call dropped exactly once, in reverse order of allocation.
+fn values_and_order<B: LinkedAllocator>(heap: &Linked<B>) {
+    static_assertions::assert_impl_all!(Root<'static, linked_alloc_system::SystemHeap>: Send, Sync);
+    let log = Arc::new(Mutex::new(Vec::new()));
+    struct Logged(Arc<Mutex<Vec<u32>>>, u32);
+    impl Drop for Logged {
+        fn drop(&mut self) {
+            self.0.lock().unwrap().push(self.1);
+        }
+    }
+    impl Clone for Logged {
+        fn clone(&self) -> Self {
+            Logged(self.0.clone(), self.1 + 100)
+        }
+    }
+    let root = heap.root(SMALL).unwrap();
+    root.alloc(Logged(log.clone(), 1));
+    root.try_alloc(Logged(log.clone(), 2)).unwrap();
+    root.alloc_with(|| Logged(log.clone(), 3));
+    let src = [Logged(log.clone(), 4), Logged(log.clone(), 5)];
+    let clones = root.alloc_slice_clone(&src);
+    assert_eq!((clones[0].1, clones[1].1), (104, 105));
+    drop(src);
+    assert_eq!(*log.lock().unwrap(), [4, 5]);
+    let s = root.alloc_str("héllo");
+    assert_eq!(s, "héllo");
+    let c = root.alloc_slice_copy(&[1u16, 2, 3]);
+    assert_eq!(c, [1, 2, 3]);
+    let zst = root.alloc(());
+    assert_eq!(*zst, ());
+    let n = root.alloc(5u64);
+    *n += 1;
+    assert_eq!(*n, 6);
+    log.lock().unwrap().clear();
+    drop(root);
+    assert_eq!(*log.lock().unwrap(), [104, 105, 3, 2, 1]);
+    assert!(heap.stats().is_empty(), "{:?}", heap.stats());
+}
+
+/// A panicking destructor: the others still run, every block is freed, the panic
+/// reaches the caller.
+fn panicking_destructor<B: LinkedAllocator>(heap: &Linked<B>) {
+    struct Boom;
+    impl Drop for Boom {
+        fn drop(&mut self) {
+            panic!("boom");
+        }
+    }
+    let drops = Arc::new(AtomicUsize::new(0));
+    let root = heap.root(SMALL).unwrap();
+    root.alloc(Counted(drops.clone(), Box::new(1)));
+    let sub = root.sub_root(SMALL).unwrap();
+    sub.alloc(Counted(drops.clone(), Box::new(2)));
+    mem::forget(sub);
+    root.alloc(Boom);
+    root.alloc(Counted(drops.clone(), Box::new(3)));
+    let r = catch_unwind(AssertUnwindSafe(move || drop(root)));
+    assert!(r.is_err());
+    assert_eq!(drops.load(Ordering::Relaxed), 3);
+    assert!(heap.stats().is_empty(), "{:?}", heap.stats());
+}
+
+/// Reset drops the values, frees children and sub-roots, keeps the root's bytes; a
+/// sub-root stays under its parent after a reset.
+fn reset<B: LinkedAllocator>(heap: &Linked<B>) {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let mut root = heap.root(SMALL).unwrap();
+    fill(&root, 9);
+    for round in 1..=5 {
+        for _ in 0..10 {
+            root.allocate_child(Layout::new::<[u8; 48]>()).unwrap();
+            root.alloc(Counted(drops.clone(), Box::new(round)));
+        }
+        mem::forget(root.sub_root(SMALL).unwrap());
+        root.reset();
+        assert_eq!(drops.load(Ordering::Relaxed), 10 * round as usize);
+        assert_eq!(heap.stats().roots, 1);
+        assert_eq!(heap.stats().children, 0);
+        check(&root, 9);
+    }
+    let mut sub = root.sub_root(SMALL).unwrap();
+    sub.alloc(Counted(drops.clone(), Box::new(0)));
+    sub.reset();
+    assert_eq!(drops.load(Ordering::Relaxed), 51);
+    sub.alloc(Counted(drops.clone(), Box::new(0)));
+    mem::forget(sub);
+    drop(root);
+    assert_eq!(drops.load(Ordering::Relaxed), 52);
+    assert!(heap.stats().is_empty(), "{:?}", heap.stats());
+}
+
+/// Sub-roots and values made from several threads through one `&Root`.
+fn threads<B: LinkedAllocator + Sync>(heap: &Linked<B>) {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let root = heap.root(SMALL).unwrap();
+    let per = if cfg!(miri) { 5 } else { 500 };
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| {
+                for i in 0..per {
+                    root.alloc(Counted(drops.clone(), Box::new(i)));
+                    let sub = root.sub_root(SMALL).unwrap();
+                    sub.alloc(Counted(drops.clone(), Box::new(i)));
+                    if i % 2 == 0 {
+                        mem::forget(sub);
+                    }
+                }
+            });
+        }
+    });
+    // Each thread dropped its odd-numbered sub-roots' values.
+    assert_eq!(drops.load(Ordering::Relaxed), 2 * (per as usize / 2));
+    drop(root);
+    assert_eq!(drops.load(Ordering::Relaxed), 4 * per as usize);
+    assert!(heap.stats().is_empty(), "{:?}", heap.stats());
+}
+
+macro_rules! suite {
+    ($heap:expr, $deep:expr) => {
+        use super::*;
+        #[test]
+        fn parent_first() {
+            super::parent_first(&$heap);
+        }
+        #[test]
+        fn child_first() {
+            super::child_first(&$heap);
+        }
+        #[test]
+        fn interleaved() {
+            super::interleaved(&$heap);
+        }
+        #[test]
+        fn deep() {
+            super::deep(&$heap, $deep);
+        }
+        #[test]
+        fn values_and_order() {
+            super::values_and_order(&$heap);
+        }
+        #[test]
+        fn panicking_destructor() {
+            super::panicking_destructor(&$heap);
+        }
+        #[test]
+        fn reset() {
+            super::reset(&$heap);
+        }
+        #[test]
+        fn threads() {
+            super::threads(&$heap);
+        }
+    };
+}
+
+mod system {
+    suite!(Linked::new(linked_alloc_system::SystemHeap::new()), DEEP);
+}
+
+mod mmap {
+    suite!(Linked::new(linked_alloc_mmap::MmapPages::new()), DEEP);
+
+    /// A reset-and-refill loop of a root with 1 000 children maps nothing new after
+    /// the first rounds.
+    #[test]
+    fn reset_keeps_memory() {
+        let heap = Linked::new(linked_alloc_mmap::MmapPages::new());
+        let mut root = heap.root(SMALL).unwrap();
+        let rounds = if cfg!(miri) { 4 } else { 200 };
+        let children = if cfg!(miri) { 50 } else { 1000 };
+        let mut mapped = Vec::new();
+        for _ in 0..rounds {
+            for _ in 0..children {
+                root.allocate_child(Layout::new::<[u8; 64]>()).unwrap();
+            }
+            root.alloc(String::from("value"));
+            root.reset();
+            mapped.push(heap.backend().bytes_mapped());
+        }
+        assert!(mapped[1] > 0);
+        assert!(
+            mapped[1..].iter().all(|m| *m == mapped[1]),
+            "bytes_mapped grew: {mapped:?}"
+        );
+    }
+}
+
+mod pool {
+    use linked_alloc_pool::StaticPool;
+
+    #[cfg(not(miri))]
+    const BYTES: usize = 64 << 20;
+    #[cfg(miri)]
+    const BYTES: usize = 512 << 10;
+    /// The pool holds about 100 bytes per level.
+    #[cfg(not(miri))]
+    const POOL_DEEP: usize = 200_000;
+    #[cfg(miri)]
+    const POOL_DEEP: usize = 100;
+
+    suite!(
+        {
+            static POOL: StaticPool<BYTES> = StaticPool::new();
+            Linked::new(&POOL)
+        },
+        POOL_DEEP
+    );
+}
