@@ -61,7 +61,9 @@
 use core::alloc::Layout;
 use core::mem;
 use core::ptr::{self, NonNull};
-use core::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
+use core::sync::atomic::Ordering;
+
+use crate::kit::atomic::{AtomicBool, AtomicPtr};
 
 use crate::{AllocError, Linked, LinkedAllocator, Root};
 

@@ -7,7 +7,7 @@ use core::marker::PhantomData;
 use core::mem::{ManuallyDrop, MaybeUninit};
 use core::ptr::{self, NonNull};
 
-use core::sync::atomic::AtomicPtr;
+use crate::kit::atomic::AtomicPtr;
 
 use crate::nested::Node;
 use crate::{AllocError, Linked, LinkedAllocator};

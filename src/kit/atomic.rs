@@ -4,6 +4,6 @@
 //! provides the implementation, such as `cortex-m`'s `critical-section-single-core`).
 
 #[cfg(target_has_atomic = "ptr")]
-pub(crate) use core::sync::atomic::{AtomicIsize, AtomicPtr, AtomicUsize};
+pub(crate) use core::sync::atomic::{AtomicBool, AtomicIsize, AtomicPtr, AtomicUsize};
 #[cfg(not(target_has_atomic = "ptr"))]
-pub(crate) use portable_atomic::{AtomicIsize, AtomicPtr, AtomicUsize};
+pub(crate) use portable_atomic::{AtomicBool, AtomicIsize, AtomicPtr, AtomicUsize};

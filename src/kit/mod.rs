@@ -104,7 +104,7 @@
 //! # Ok::<(), AllocError>(())
 //! ```
 
-mod atomic;
+pub(crate) mod atomic;
 pub mod chain;
 mod counters;
 mod header;
