@@ -331,39 +331,22 @@ fn threads<B: LinkedAllocator + Sync>(heap: &Linked<B>) {
 }
 
 macro_rules! suite {
+    // One `#[test]` per shared body that takes only the heap.
+    (@each $heap:expr; $($name:ident),*) => {
+        $(
+            #[test]
+            fn $name() {
+                super::$name(&$heap);
+            }
+        )*
+    };
     ($heap:expr, $deep:expr) => {
         use super::*;
-        #[test]
-        fn parent_first() {
-            super::parent_first(&$heap);
-        }
-        #[test]
-        fn child_first() {
-            super::child_first(&$heap);
-        }
-        #[test]
-        fn interleaved() {
-            super::interleaved(&$heap);
-        }
+        suite!(@each $heap; parent_first, child_first, interleaved, values_and_order,
+            panicking_destructor, reset, threads);
         #[test]
         fn deep() {
             super::deep(&$heap, $deep);
-        }
-        #[test]
-        fn values_and_order() {
-            super::values_and_order(&$heap);
-        }
-        #[test]
-        fn panicking_destructor() {
-            super::panicking_destructor(&$heap);
-        }
-        #[test]
-        fn reset() {
-            super::reset(&$heap);
-        }
-        #[test]
-        fn threads() {
-            super::threads(&$heap);
         }
     };
 }
