@@ -6,6 +6,7 @@ use core::fmt;
 use core::marker::PhantomData;
 use core::mem::{ManuallyDrop, MaybeUninit};
 use core::ptr::{self, NonNull};
+use core::sync::atomic::Ordering::Acquire;
 
 use crate::kit::atomic::AtomicPtr;
 
@@ -214,6 +215,11 @@ impl<'a, B: LinkedAllocator> Root<'a, B> {
     /// ```
     #[inline]
     pub fn allocate_child(&self, layout: Layout) -> Result<NonNull<u8>, AllocError> {
+        let node = self.node.load(Acquire);
+        // SAFETY: a non-null node of this handle is live while the handle is.
+        if !node.is_null() && unsafe { crate::nested::is_accounted(node) } {
+            return self.allocate_child_accounted(node, layout);
+        }
         // SAFETY: `self.ptr` is a live root of `self.linked` for as long as `self` lives.
         unsafe { self.linked.allocate_child(self.ptr, layout) }
     }
@@ -293,7 +299,9 @@ impl<'a, B: LinkedAllocator> Root<'a, B> {
         // SAFETY: the caller's precondition; `self.ptr` is its live root, as
         // `allocate_root` returned it (the handle keeps it as is). A refusal leaves the
         // child live, which is fine: it goes with the root.
-        let _ = unsafe { self.linked.backend().reclaim_child(self.ptr, ptr, layout) };
+        if unsafe { self.linked.backend().reclaim_child(self.ptr, ptr, layout) } {
+            self.reclaimed(layout.size());
+        }
     }
 
     /// `Allocator::grow` / `shrink`: in place where the backend can, else a new child,
@@ -308,12 +316,25 @@ impl<'a, B: LinkedAllocator> Root<'a, B> {
         old: Layout,
         new: Layout,
     ) -> Result<NonNull<[u8]>, AllocError> {
-        if new.align() == old.align()
+        if new.align() == old.align() {
+            // An accounted root charges a growth first (its limit may refuse it).
+            let more = new.size().saturating_sub(old.size());
+            let charged = if more == 0 {
+                None
+            } else {
+                self.charge_growth(more)?.map(|node| (node, more))
+            };
             // SAFETY: `ptr` is a live child allocated with `old` (the precondition), and
             // `self.ptr` its live root, as `allocate_root` returned it.
-            && unsafe { self.linked.backend().resize_in_place(self.ptr, ptr, old, new.size()) }
-        {
-            return Ok(NonNull::slice_from_raw_parts(ptr, new.size()));
+            if unsafe {
+                self.linked
+                    .backend()
+                    .resize_in_place(self.ptr, ptr, old, new.size())
+            } {
+                self.resized(None, old.size().saturating_sub(new.size()));
+                return Ok(NonNull::slice_from_raw_parts(ptr, new.size()));
+            }
+            self.resized(charged, 0);
         }
         let fresh = self.allocate_child(new)?;
         // SAFETY: `ptr` holds `old.size()` bytes, `fresh` at least `new.size()`; both are

@@ -1,6 +1,7 @@
 //! Sub-roots, values with destructors and reset on every backend of the workspace:
 //! freed in every order (parent first, child first, interleaved, deep), values dropped
-//! exactly once, a panicking destructor, reset loops.
+//! exactly once, a panicking destructor, reset loops; accounted roots: figures equal to
+//! the backend's, limits at the boundary, moves between roots.
 
 use core::alloc::Layout;
 use core::mem;
@@ -330,6 +331,203 @@ fn threads<B: LinkedAllocator + Sync>(heap: &Linked<B>) {
     assert!(heap.stats().is_empty(), "{:?}", heap.stats());
 }
 
+/// An accounted root alone in its front end: its figures are the backend's, exactly,
+/// after children, values, a collection, sub-roots made, dropped, given up and moved.
+fn accounting_matches_backend<B: LinkedAllocator>(heap: &Linked<B>) {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let root = heap.accounted_root(SMALL).unwrap();
+    let same = |root: &Root<'_, B>| assert_eq!(root.stats(), Some(heap.stats()));
+    same(&root);
+    root.allocate_child(Layout::new::<[u8; 100]>()).unwrap();
+    root.alloc(Counted(drops.clone(), Box::new(1)));
+    root.alloc_slice_copy(&[1u16, 2, 3]);
+    same(&root);
+    let mut v = allocator_api2::vec::Vec::new_in(&root);
+    for i in 0..1000u32 {
+        v.push(i);
+    }
+    v.shrink_to_fit();
+    same(&root);
+    drop(v);
+    same(&root);
+    let before = heap.stats();
+    let sub = root.sub_root(SMALL).unwrap();
+    sub.allocate_child(Layout::new::<[u8; 40]>()).unwrap();
+    let inner = sub.sub_root(Layout::new::<u8>()).unwrap();
+    inner.alloc(Counted(drops.clone(), Box::new(2)));
+    same(&root);
+    // A sub-root's own figures: what it added to the backend's.
+    let s = sub.stats().unwrap();
+    let now = heap.stats();
+    assert_eq!(s.roots, now.roots - before.roots);
+    assert_eq!(s.children, now.children - before.children);
+    assert_eq!(s.bytes_in_use, now.bytes_in_use - before.bytes_in_use);
+    drop(inner);
+    same(&root);
+    assert_eq!(drops.load(Ordering::Relaxed), 1);
+    mem::forget(sub); // given up: still counted until its parent goes
+    same(&root);
+    assert!(root.peak_bytes().unwrap() >= root.stats().unwrap().bytes_in_use);
+    drop(root);
+    assert_eq!(drops.load(Ordering::Relaxed), 2);
+    assert!(heap.stats().is_empty(), "{:?}", heap.stats());
+}
+
+/// Limits hit exactly at the boundary, on the root and through every ancestor, for
+/// children, collections and sub-roots; a refusal changes nothing.
+fn limits<B: LinkedAllocator>(heap: &Linked<B>) {
+    let root = heap.accounted_root(SMALL).unwrap();
+    assert_eq!(root.limit(), None);
+    let used = root.stats().unwrap().bytes_in_use;
+    root.set_limit(Some(used + 256)).unwrap();
+    assert_eq!(root.limit(), Some(used + 256));
+    root.allocate_child(Layout::new::<[u8; 200]>()).unwrap();
+    let full = root.stats().unwrap();
+    assert!(root.allocate_child(Layout::new::<[u8; 57]>()).is_err());
+    assert_eq!(root.stats().unwrap(), full, "a refusal changed the figures");
+    assert_eq!(heap.stats(), full);
+    root.allocate_child(Layout::new::<[u8; 56]>()).unwrap(); // exactly at the limit
+    assert_eq!(root.stats().unwrap().bytes_in_use, used + 256);
+    assert!(root.allocate_child(Layout::new::<u8>()).is_err());
+    assert!(root.try_alloc(7u8).is_err());
+    let mut v = allocator_api2::vec::Vec::<u8, _>::new_in(&root);
+    assert!(v.try_reserve(1).is_err());
+    drop(v);
+    // A sub-root counts against its parent's limit, its own limit against itself.
+    root.set_limit(None).unwrap();
+    let sub = root.sub_root(SMALL).unwrap();
+    let base = root.stats().unwrap().bytes_in_use;
+    root.set_limit(Some(base + 1000)).unwrap();
+    let sub_used = sub.stats().unwrap().bytes_in_use;
+    sub.set_limit(Some(sub_used + 2000)).unwrap();
+    assert!(sub.allocate_child(Layout::new::<[u8; 1001]>()).is_err()); // the parent's
+    sub.allocate_child(Layout::new::<[u8; 1000]>()).unwrap();
+    assert!(sub.allocate_child(Layout::new::<u8>()).is_err());
+    assert!(sub.sub_root(Layout::new::<u8>()).is_err());
+    root.set_limit(None).unwrap();
+    sub.allocate_child(Layout::new::<[u8; 1000]>()).unwrap();
+    assert!(sub.allocate_child(Layout::new::<u8>()).is_err()); // its own
+    assert_eq!(sub.stats().unwrap().bytes_in_use, sub_used + 2000);
+    // Freeing the sub-root gives its bytes back to the parent.
+    drop(sub);
+    assert_eq!(root.stats().unwrap().bytes_in_use, base - sub_used);
+    assert_eq!(root.stats().unwrap(), heap.stats());
+    // A plain root has no figures and takes no limit.
+    let plain = heap.root(SMALL).unwrap();
+    assert_eq!(plain.stats(), None);
+    assert_eq!(
+        plain.set_limit(Some(1)),
+        Err(linked_alloc::nested::NotAccounted)
+    );
+    assert!(plain.sub_root(SMALL).unwrap().stats().is_none());
+    drop(plain);
+    drop(root);
+    assert!(heap.stats().is_empty(), "{:?}", heap.stats());
+}
+
+/// `move_under`: the subtree leaves one root for another, with its figures; limits
+/// of the new ancestors apply after the move; values dropped once; refusals.
+fn move_under<B: LinkedAllocator>(heap: &Linked<B>) {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let a = heap.accounted_root(SMALL).unwrap();
+    let b = heap.accounted_root(SMALL).unwrap();
+    let a0 = a.stats().unwrap();
+    let b0 = b.stats().unwrap();
+    let s = a.sub_root(SMALL).unwrap();
+    fill(&s, 5);
+    s.allocate_child(Layout::new::<[u8; 300]>()).unwrap();
+    s.alloc(Counted(drops.clone(), Box::new(3)));
+    let deep = s.sub_root(SMALL).unwrap();
+    deep.alloc(Counted(drops.clone(), Box::new(4)));
+    mem::forget(deep);
+    let moved = s.stats().unwrap();
+    // Refused by the new parent's limit: nothing changes.
+    b.set_limit(Some(b0.bytes_in_use + moved.bytes_in_use - 1))
+        .unwrap();
+    let s = s.move_under(&b).unwrap_err();
+    assert_eq!(b.stats().unwrap(), b0);
+    assert_eq!(
+        a.stats().unwrap().bytes_in_use,
+        a0.bytes_in_use + moved.bytes_in_use
+    );
+    // Exactly at the limit: moved.
+    b.set_limit(Some(b0.bytes_in_use + moved.bytes_in_use))
+        .unwrap();
+    let s = s.move_under(&b).unwrap();
+    assert_eq!(a.stats().unwrap(), a0);
+    let bs = b.stats().unwrap();
+    assert_eq!(bs.bytes_in_use, b0.bytes_in_use + moved.bytes_in_use);
+    assert_eq!(bs.roots, b0.roots + moved.roots);
+    assert_eq!(bs.children, b0.children + moved.children);
+    // The new parent's limit applies to the moved subtree, the old one's no more.
+    assert!(s.allocate_child(Layout::new::<u8>()).is_err());
+    a.set_limit(Some(a0.bytes_in_use)).unwrap();
+    b.set_limit(None).unwrap();
+    s.allocate_child(Layout::new::<u8>()).unwrap();
+    assert_eq!(a.stats().unwrap(), a0);
+    // The old parent goes; the moved subtree lives on under the new one.
+    drop(a);
+    check(&s, 5);
+    assert_eq!(drops.load(Ordering::Relaxed), 0);
+    mem::forget(s);
+    assert_eq!(b.stats().unwrap(), heap.stats());
+    drop(b);
+    assert_eq!(drops.load(Ordering::Relaxed), 2);
+    assert!(heap.stats().is_empty(), "{:?}", heap.stats());
+
+    // Plain roots: a top root moved under another, freed with it.
+    let p = heap.root(SMALL).unwrap();
+    let q = heap.root(SMALL).unwrap();
+    fill(&q, 6);
+    q.alloc(Counted(drops.clone(), Box::new(5)));
+    let q = q.move_under(&p).unwrap();
+    check(&q, 6);
+    mem::forget(q);
+    drop(p);
+    assert_eq!(drops.load(Ordering::Relaxed), 3);
+    assert!(heap.stats().is_empty(), "{:?}", heap.stats());
+
+    // Refused: accounted under plain, plain under accounted.
+    let plain = heap.root(SMALL).unwrap();
+    let acc = heap.accounted_root(SMALL).unwrap();
+    let sub = acc.sub_root(SMALL).unwrap();
+    let sub = sub.move_under(&plain).unwrap_err();
+    let psub = plain.sub_root(SMALL).unwrap();
+    let psub = psub.move_under(&acc).unwrap_err();
+    drop((sub, psub));
+    drop((plain, acc));
+    assert!(heap.stats().is_empty(), "{:?}", heap.stats());
+}
+
+/// Reset of an accounted root keeps it accounted, with its limit and peak; figures
+/// back to an empty root's.
+fn accounted_reset<B: LinkedAllocator>(heap: &Linked<B>) {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let mut top = heap.accounted_root(SMALL).unwrap();
+    let mut sub = top.sub_root(SMALL).unwrap();
+    let empty = sub.stats().unwrap();
+    let top_empty = top.stats().unwrap();
+    sub.set_limit(Some(empty.bytes_in_use + 2000)).unwrap();
+    for round in 0..3 {
+        sub.allocate_child(Layout::new::<[u8; 400]>()).unwrap();
+        sub.alloc(Counted(drops.clone(), Box::new(round)));
+        sub.sub_root(SMALL)
+            .unwrap()
+            .alloc(Counted(drops.clone(), Box::new(round)));
+        sub.reset();
+        assert_eq!(sub.stats().unwrap(), empty);
+        assert_eq!(top.stats().unwrap(), top_empty);
+        assert_eq!(sub.limit(), Some(empty.bytes_in_use + 2000));
+        assert!(sub.peak_bytes().unwrap() >= empty.bytes_in_use + 400);
+    }
+    assert_eq!(drops.load(Ordering::Relaxed), 6);
+    drop(sub);
+    top.reset();
+    assert_eq!(top.stats().unwrap(), heap.stats());
+    drop(top);
+    assert!(heap.stats().is_empty(), "{:?}", heap.stats());
+}
+
 macro_rules! suite {
     // One `#[test]` per shared body that takes only the heap.
     (@each $heap:expr; $($name:ident),*) => {
@@ -343,7 +541,8 @@ macro_rules! suite {
     ($heap:expr, $deep:expr) => {
         use super::*;
         suite!(@each $heap; parent_first, child_first, interleaved, values_and_order,
-            panicking_destructor, reset, threads);
+            panicking_destructor, reset, threads, accounting_matches_backend, limits,
+            move_under, accounted_reset);
         #[test]
         fn deep() {
             super::deep(&$heap, $deep);

@@ -50,11 +50,22 @@
 //! `into_raw` of a root that holds sub-roots or values with destructors leaks them
 //! (the raw layer does not know about them).
 //!
+//! **Moving.** [`Root::move_under`] takes a root (a sub-root, or a top root, which then
+//! becomes a sub-root) with its whole subtree off its parent's list and puts it on
+//! another root's, in O(1) (plus the accounting below).
+//!
+//! **Accounting and limits** are chosen per tree at the top root's creation
+//! ([`Linked::accounted_root`]): see [`Root::stats`], [`Root::set_limit`] and the
+//! design notes in the source of `nested/account.rs`. A plain root pays one load and
+//! one test per child for their existence.
+//!
 //! # Not there yet
 //! - Sub-roots on the raw layer: [`Linked::free_root`] does not know about nodes (that
 //!   needs a word per root in every backend's root metadata, an optional contract
 //!   hook); the handle layer is complete on its own.
-//! - Per-subtree statistics and limits, and moving a sub-root under another root.
+//! - Accounting switched on for a root after its creation: counting the blocks it
+//!   already has needs a backend hook that walks them while no other thread allocates
+//!   under the root, which `&Root` (shared between threads) cannot promise.
 //!
 //! [`Linked::free_root`]: crate::Linked::free_root
 
@@ -66,6 +77,11 @@ use core::sync::atomic::Ordering;
 use crate::kit::atomic::{AtomicBool, AtomicPtr};
 
 use crate::{AllocError, Linked, LinkedAllocator, Root};
+
+mod account;
+pub use account::NotAccounted;
+pub(crate) use account::is_accounted;
+use account::{Account, Charge};
 
 /// The node record of a root that has sub-roots or values with destructors; see the
 /// [module docs](self). Every field but the atomics is read and written through raw
@@ -85,6 +101,66 @@ pub(crate) struct Node {
     next: *mut Node,
     /// The destructor records, newest first.
     drops: AtomicPtr<DropHeader>,
+    /// The subtree's figures and limit, for an accounted root; set at creation.
+    account: Option<Account>,
+}
+
+/// A node record for the root `block`, under `parent` (null for a top root), on no list
+/// yet.
+pub(crate) const fn new_node(
+    block: NonNull<u8>,
+    parent: *mut Node,
+    account: Option<Account>,
+) -> Node {
+    Node {
+        block,
+        lock: AtomicBool::new(false),
+        parent,
+        first: ptr::null_mut(),
+        prev: ptr::null_mut(),
+        next: ptr::null_mut(),
+        drops: AtomicPtr::new(ptr::null_mut()),
+        account,
+    }
+}
+
+/// Puts `node` first on the list of sub-roots of `parent`, and sets its parent link.
+///
+/// # Safety
+/// Both are live nodes; `node` is on no list, and no one else reads its links now.
+unsafe fn link(parent: *mut Node, node: *mut Node) {
+    // SAFETY: the caller's precondition; `parent`'s lock guards its list.
+    unsafe {
+        let _guard = ListGuard::lock(parent);
+        let first = (*parent).first;
+        (*node).parent = parent;
+        (*node).prev = ptr::null_mut();
+        (*node).next = first;
+        if !first.is_null() {
+            (*first).prev = node;
+        }
+        (*parent).first = node;
+    }
+}
+
+/// Takes `node` off the list of sub-roots of `parent` (its parent link stays).
+///
+/// # Safety
+/// Both are live nodes; `node` is on `parent`'s list.
+unsafe fn unlink(parent: *mut Node, node: *mut Node) {
+    // SAFETY: the caller's precondition; `parent`'s lock guards its list.
+    unsafe {
+        let _guard = ListGuard::lock(parent);
+        let (prev, next) = ((*node).prev, (*node).next);
+        if prev.is_null() {
+            (*parent).first = next;
+        } else {
+            (*prev).next = next;
+        }
+        if !next.is_null() {
+            (*next).prev = prev;
+        }
+    }
 }
 
 /// In front of every value (or slice of values) that needs `Drop`.
@@ -227,16 +303,10 @@ impl<'a, B: LinkedAllocator> Root<'a, B> {
         let fresh = self.allocate_child(Layout::new::<Node>())?.cast::<Node>();
         // SAFETY: `fresh` is a new child of `Node`'s layout, ours alone.
         unsafe {
-            fresh.as_ptr().write(Node {
-                block: self.ptr,
-                lock: AtomicBool::new(false),
-                parent: ptr::null_mut(),
-                first: ptr::null_mut(),
-                prev: ptr::null_mut(),
-                next: ptr::null_mut(),
-                drops: AtomicPtr::new(ptr::null_mut()),
-            });
-        }
+            fresh
+                .as_ptr()
+                .write(new_node(self.ptr, ptr::null_mut(), None))
+        };
         match self.node.compare_exchange(
             ptr::null_mut(),
             fresh.as_ptr(),
@@ -299,15 +369,9 @@ impl<'a, B: LinkedAllocator> Root<'a, B> {
         unsafe {
             let parent = (*node).parent;
             if !parent.is_null() {
-                let _guard = ListGuard::lock(parent);
-                let (prev, next) = ((*node).prev, (*node).next);
-                if prev.is_null() {
-                    (*parent).first = next;
-                } else {
-                    (*prev).next = next;
-                }
-                if !next.is_null() {
-                    (*next).prev = prev;
+                unlink(parent, node);
+                if account::is_accounted(node) {
+                    account::uncharge_subtree(node);
                 }
             }
         }
@@ -646,7 +710,9 @@ impl<'a, B: LinkedAllocator> Root<'a, B> {
             // SAFETY: `node` is this root's live node, read by its owner.
             unsafe { (*node).parent }
         };
-        if let Ok(fresh) = self.fresh_like(parent) {
+        // An accounted root stays accounted, with its limit and peak.
+        let carried = self.carried_account();
+        if let Ok(fresh) = self.fresh_like(parent, carried) {
             // SAFETY: both blocks are live roots of `self.layout.size()` bytes, distinct.
             unsafe {
                 ptr::copy_nonoverlapping(self.ptr.as_ptr(), fresh.ptr.as_ptr(), self.layout.size())
@@ -660,7 +726,7 @@ impl<'a, B: LinkedAllocator> Root<'a, B> {
         // below before any other use; a panic in between (a destructor, the error
         // handler) aborts (`abort`), so `self` is never dropped twice.
         unsafe { ptr::drop_in_place(self) };
-        let fresh = match self.fresh_like(parent) {
+        let fresh = match self.fresh_like(parent, carried) {
             Ok(fresh) => fresh,
             Err(AllocError) => exhausted(self.layout),
         };
@@ -669,19 +735,33 @@ impl<'a, B: LinkedAllocator> Root<'a, B> {
         mem::forget(abort);
     }
 
-    /// A new empty root of this root's layout, a sub-root of `parent` if not null.
-    fn fresh_like(&self, parent: *mut Node) -> Result<Root<'a, B>, AllocError> {
-        if parent.is_null() {
-            return self.linked.root(self.layout);
+    /// A new empty root of this root's layout, a sub-root of `parent` if not null;
+    /// accounted with the limit and peak `carried` if this root was accounted.
+    fn fresh_like(
+        &self,
+        parent: *mut Node,
+        carried: Option<account::Carried>,
+    ) -> Result<Root<'a, B>, AllocError> {
+        let fresh = if !parent.is_null() {
+            // SAFETY: `parent` is the live node of this root's parent, which outlives
+            // this handle (and is accounted if this root was).
+            unsafe { new_sub(self.linked, self.layout, parent)? }
+        } else if carried.is_some() {
+            self.linked.accounted_root(self.layout)?
+        } else {
+            self.linked.root(self.layout)?
+        };
+        if let Some(carried) = carried {
+            fresh.carry_account(carried);
         }
-        // SAFETY: `parent` is the live node of this root's parent, which outlives this
-        // handle.
-        unsafe { new_sub(self.linked, self.layout, parent) }
+        Ok(fresh)
     }
 }
 
 /// Makes a sub-root of `layout` under the node `parent`: one backend root holds the
-/// caller's `layout.size()` bytes, then the sub-root's node (no second allocation).
+/// caller's `layout.size()` bytes, then the sub-root's node (no second allocation). Under
+/// an accounted parent the sub-root is accounted, and charged first (a limit may
+/// refuse it).
 ///
 /// # Safety
 /// `parent` is a live node of `linked`, which outlives the new handle.
@@ -693,28 +773,36 @@ unsafe fn new_sub<B: LinkedAllocator>(
     let (whole, at) = layout
         .extend(Layout::new::<Node>())
         .map_err(|_| AllocError)?;
-    let block = linked.allocate_root(whole)?;
+    // SAFETY: `parent` is live (the precondition).
+    let accounted = unsafe { account::is_accounted(parent) };
+    let c = Charge {
+        roots: 1,
+        children: 0,
+        bytes: whole.size(),
+    };
+    if accounted {
+        // SAFETY: `parent` is a live accounted node, pinned with its ancestors by the
+        // handle chain (the precondition).
+        unsafe { account::charge(parent, c, false)? };
+    }
+    let block = match linked.allocate_root(whole) {
+        Ok(block) => block,
+        Err(e) => {
+            if accounted {
+                // SAFETY: charged just above, to the same chain.
+                unsafe { account::uncharge(parent, c) };
+            }
+            return Err(e);
+        }
+    };
+    let account = accounted.then(|| Account::new(0, whole.size()));
     // SAFETY: `block` is a fresh root of `whole`, whose bytes from `at` on hold a
-    // `Node`, aligned (`Layout::extend`); `parent` is live (the precondition) and its
-    // lock guards its list; the new node is on no list yet.
+    // `Node`, aligned (`Layout::extend`); `parent` is live (the precondition); the new
+    // node is on no list yet.
     unsafe {
         let node = block.as_ptr().add(at).cast::<Node>();
-        node.write(Node {
-            block,
-            lock: AtomicBool::new(false),
-            parent,
-            first: ptr::null_mut(),
-            prev: ptr::null_mut(),
-            next: ptr::null_mut(),
-            drops: AtomicPtr::new(ptr::null_mut()),
-        });
-        let _guard = ListGuard::lock(parent);
-        let first = (*parent).first;
-        (*node).next = first;
-        if !first.is_null() {
-            (*first).prev = node;
-        }
-        (*parent).first = node;
+        node.write(new_node(block, parent, account));
+        link(parent, node);
         Ok(Root {
             linked,
             ptr: block,
