@@ -6,6 +6,8 @@
 //!   through the raw layer; `sub_root`: a sub-root of a live root made and dropped;
 //! - `children_100/<backend>`: a root, 100 plain children of 24 bytes, dropped;
 //!   `values_100`: a root, 100 values with `Drop` of 24 bytes, dropped;
+//!   `accounted_children_100`: an accounted root, a sub-root, 100 children of the
+//!   sub-root (each charged to both), dropped;
 //! - `reset_<n>/<backend>`: reset of a root that holds `n` children (filled before
 //!   each reset, not timed; each reset is timed alone, with the clock's overhead).
 //!
@@ -50,6 +52,15 @@ fn backend<B: LinkedAllocator>(c: &mut Criterion, name: &str, heap: &Linked<B>) 
             let r = heap.root(ROOT).unwrap();
             for _ in 0..100 {
                 black_box(r.allocate_child(CHILD).unwrap());
+            }
+        })
+    });
+    c.bench_function(&format!("accounted_children_100/{name}"), |b| {
+        b.iter(|| {
+            let r = heap.accounted_root(ROOT).unwrap();
+            let sub = r.sub_root(ROOT).unwrap();
+            for _ in 0..100 {
+                black_box(sub.allocate_child(CHILD).unwrap());
             }
         })
     });
