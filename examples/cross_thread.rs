@@ -19,6 +19,7 @@ use std::time::Instant;
 use linked_alloc::Linked;
 use linked_alloc_mmap::MmapPages;
 use linked_alloc_system::SystemHeap;
+use linked_alloc_testkit::measure::{arg, best_of};
 
 /// Blocks per round.
 const BLOCKS: usize = 4 << 20;
@@ -69,17 +70,15 @@ fn round<G: GlobalAlloc + Sync>(alloc: &G) -> f64 {
 }
 
 fn main() {
-    let rounds: usize = std::env::args()
-        .nth(1)
-        .map_or(5, |a| a.parse().expect("ROUNDS is a number"));
+    let rounds = arg(1, 5, "ROUNDS");
     let system_heap = Linked::new(SystemHeap::new());
     let mmap_pages = Linked::new(MmapPages::new());
-    let mut best = [f64::MAX; 3];
-    for _ in 0..rounds {
-        best[0] = best[0].min(round(&System));
-        best[1] = best[1].min(round(&system_heap));
-        best[2] = best[2].min(round(&mmap_pages));
-    }
+    let best = best_of(
+        rounds,
+        [&|| round(&System), &|| round(&system_heap), &|| {
+            round(&mmap_pages)
+        }],
+    );
     println!(
         "| allocator | ns per block (best of {rounds}) | blocks per second | ratio to malloc |"
     );

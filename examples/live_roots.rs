@@ -14,6 +14,7 @@ use std::time::Instant;
 use linked_alloc::Linked;
 use linked_alloc_mmap::MmapPages;
 use linked_alloc_system::SystemHeap;
+use linked_alloc_testkit::measure::arg;
 use linked_alloc_testkit::workloads::sizes::Rng;
 
 /// One round: nanoseconds per root.
@@ -36,13 +37,8 @@ fn round<G: GlobalAlloc>(alloc: &G, roots: &mut [*mut u8], order: &[usize]) -> f
 }
 
 fn main() {
-    let mut args = std::env::args().skip(1);
-    let rounds: usize = args
-        .next()
-        .map_or(20, |a| a.parse().expect("ROUNDS is a number"));
-    let n: usize = args
-        .next()
-        .map_or(100_000, |a| a.parse().expect("ROOTS is a number"));
+    let rounds = arg(1, 20, "ROUNDS");
+    let n = arg(2, 100_000, "ROOTS");
     let order = Rng::new(0x9e37_79b9).permutation(n);
     let mut roots = vec![std::ptr::null_mut(); n];
     let system_heap = Linked::new(SystemHeap::new());

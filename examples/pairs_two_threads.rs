@@ -12,6 +12,7 @@
 //! two threads running at once cost each other).
 
 use linked_alloc_testkit::clock::thread_cpu_ns;
+use linked_alloc_testkit::measure::arg;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::time::Instant;
 
@@ -62,9 +63,7 @@ fn round<G: GlobalAlloc + Sync>(alloc: &G) -> (f64, f64) {
 }
 
 fn main() {
-    let rounds: usize = std::env::args()
-        .nth(1)
-        .map_or(5, |a| a.parse().expect("ROUNDS is a number"));
+    let rounds = arg(1, 5, "ROUNDS");
     let heap = Linked::new(SystemHeap::new());
     let (mut wall, mut cpu) = ([f64::MAX; 2], [f64::MAX; 2]);
     for _ in 0..rounds {

@@ -14,6 +14,7 @@ use std::time::Instant;
 
 use linked_alloc::Linked;
 use linked_alloc_system::SystemHeap;
+use linked_alloc_testkit::measure::{arg, best_of};
 
 /// One block grown from `from` to `to` by `step` bytes, `blocks` times: ns per realloc.
 fn round<G: GlobalAlloc>(alloc: &G, from: usize, to: usize, step: usize, blocks: usize) -> f64 {
@@ -47,9 +48,7 @@ fn round<G: GlobalAlloc>(alloc: &G, from: usize, to: usize, step: usize, blocks:
 }
 
 fn main() {
-    let rounds: usize = std::env::args()
-        .nth(1)
-        .map_or(5, |a| a.parse().expect("ROUNDS is a number"));
+    let rounds = arg(1, 5, "ROUNDS");
     let heap = Linked::new(SystemHeap::new());
     let shapes: [(&str, usize, usize, usize, usize); 2] = [
         ("small: 8 B to 512 B by 8 B", 8, 512, 8, 20_000),
@@ -64,11 +63,12 @@ fn main() {
     println!("| shape | malloc ns per realloc | SystemHeap ns per realloc | ratio to malloc |");
     println!("| --- | ---: | ---: | ---: |");
     for (name, from, to, step, blocks) in shapes {
-        let mut best = [f64::MAX; 2];
-        for _ in 0..rounds {
-            best[0] = best[0].min(round(&System, from, to, step, blocks));
-            best[1] = best[1].min(round(&heap, from, to, step, blocks));
-        }
+        let best = best_of(
+            rounds,
+            [&|| round(&System, from, to, step, blocks), &|| {
+                round(&heap, from, to, step, blocks)
+            }],
+        );
         println!(
             "| {name} | {:.1} | {:.1} | {:.2}x |",
             best[0],

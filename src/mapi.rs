@@ -343,56 +343,55 @@ impl<B: LinkedAllocator> Linked<B> {
 #[macro_export]
 macro_rules! mapi_functions {
     ($vis:vis $heap:path) => {
+        $crate::mapi_functions! { @forward $heap, MAPIAllocateBuffer, mapi_allocate_buffer,
+            "a root buffer of `cbSize` bytes in `*lppBuffer`", [],
+            $vis fn MAPIAllocateBuffer<'a>(
+                cbSize: $crate::mapi::ULONG,
+                lppBuffer: impl ::core::convert::Into<
+                    ::core::option::Option<&'a mut $crate::mapi::LPVOID>,
+                >,
+            ) -> $crate::mapi::SCODE {
+                $heap.mapi_allocate_buffer(cbSize, lppBuffer)
+            }
+        }
+        $crate::mapi_functions! { @forward $heap, MAPIAllocateMore, mapi_allocate_more,
+            "a buffer of `cbSize` bytes linked to `lpObject`'s root, in `*lppBuffer`",
+            ["`lpObject` is NULL or a live buffer of `", "` (any pointer if its backend's ",
+                "`block_status` checks any pointer), as for ",
+                "`linked_alloc::Linked::mapi_allocate_more`."],
+            $vis unsafe fn MAPIAllocateMore<'a>(
+                cbSize: $crate::mapi::ULONG,
+                lpObject: $crate::mapi::LPVOID,
+                lppBuffer: impl ::core::convert::Into<
+                    ::core::option::Option<&'a mut $crate::mapi::LPVOID>,
+                >,
+            ) -> $crate::mapi::SCODE {
+                // SAFETY: the caller's precondition is that of `mapi_allocate_more`.
+                unsafe { $heap.mapi_allocate_more(cbSize, lpObject, lppBuffer) }
+            }
+        }
+        $crate::mapi_functions! { @forward $heap, MAPIFreeBuffer, mapi_free_buffer,
+            "frees a root buffer and every buffer linked to it",
+            ["`lpBuffer` is NULL or a live root of `", "`, unused afterwards (or what ",
+                "`linked_alloc::Linked::mapi_free_buffer` also accepts for its backend)."],
+            $vis unsafe fn MAPIFreeBuffer(lpBuffer: $crate::mapi::LPVOID) -> $crate::mapi::ULONG {
+                // SAFETY: the caller's precondition is that of `mapi_free_buffer`.
+                unsafe { $heap.mapi_free_buffer(lpBuffer) }
+            }
+        }
+    };
+    // One function: `$name` over `$heap`, forwarding to `Linked::$method`; its doc says
+    // what it does and, for an unsafe one, its `# Safety` (the heap's name between the
+    // first literal and the rest).
+    (@forward $heap:path, $name:ident, $method:ident, $what:literal,
+        [$($before_heap:literal $(, $after_heap:literal)*)?], $function:item) => {
         #[doc = ::core::concat!(
-            "`MAPIAllocateBuffer` over `", ::core::stringify!($heap),
-            "`: a root buffer of `cbSize` bytes in `*lppBuffer`; see ",
-            "`linked_alloc::Linked::mapi_allocate_buffer`."
+            "`", ::core::stringify!($name), "` over `", ::core::stringify!($heap), "`: ",
+            $what, "; see `linked_alloc::Linked::", ::core::stringify!($method), "`.",
+            $("\n\n# Safety\n", $before_heap, ::core::stringify!($heap), $($after_heap),*)?
         )]
         #[allow(non_snake_case, dead_code)]
         #[inline]
-        $vis fn MAPIAllocateBuffer<'a>(
-            cbSize: $crate::mapi::ULONG,
-            lppBuffer: impl ::core::convert::Into<
-                ::core::option::Option<&'a mut $crate::mapi::LPVOID>,
-            >,
-        ) -> $crate::mapi::SCODE {
-            $heap.mapi_allocate_buffer(cbSize, lppBuffer)
-        }
-
-        #[doc = ::core::concat!(
-            "`MAPIAllocateMore` over `", ::core::stringify!($heap),
-            "`: a buffer of `cbSize` bytes linked to `lpObject`'s root, in `*lppBuffer`; ",
-            "see `linked_alloc::Linked::mapi_allocate_more`.\n\n",
-            "# Safety\n`lpObject` is NULL or a live buffer of `", ::core::stringify!($heap),
-            "` (any pointer if its backend's `block_status` checks any pointer), as for ",
-            "`linked_alloc::Linked::mapi_allocate_more`."
-        )]
-        #[allow(non_snake_case, dead_code)]
-        #[inline]
-        $vis unsafe fn MAPIAllocateMore<'a>(
-            cbSize: $crate::mapi::ULONG,
-            lpObject: $crate::mapi::LPVOID,
-            lppBuffer: impl ::core::convert::Into<
-                ::core::option::Option<&'a mut $crate::mapi::LPVOID>,
-            >,
-        ) -> $crate::mapi::SCODE {
-            // SAFETY: the caller's precondition is that of `mapi_allocate_more`.
-            unsafe { $heap.mapi_allocate_more(cbSize, lpObject, lppBuffer) }
-        }
-
-        #[doc = ::core::concat!(
-            "`MAPIFreeBuffer` over `", ::core::stringify!($heap),
-            "`: frees a root buffer and every buffer linked to it; see ",
-            "`linked_alloc::Linked::mapi_free_buffer`.\n\n",
-            "# Safety\n`lpBuffer` is NULL or a live root of `", ::core::stringify!($heap),
-            "`, unused afterwards (or what `linked_alloc::Linked::mapi_free_buffer` ",
-            "also accepts for its backend)."
-        )]
-        #[allow(non_snake_case, dead_code)]
-        #[inline]
-        $vis unsafe fn MAPIFreeBuffer(lpBuffer: $crate::mapi::LPVOID) -> $crate::mapi::ULONG {
-            // SAFETY: the caller's precondition is that of `mapi_free_buffer`.
-            unsafe { $heap.mapi_free_buffer(lpBuffer) }
-        }
+        $function
     };
 }

@@ -316,16 +316,8 @@ impl<'a, B: LinkedAllocator> Model<'a, B> {
             shadow.blocks.get_mut(&a).expect("known").size = new_size;
             shadow.expected.bytes_in_use = shadow.expected.bytes_in_use - layout.size() + new_size;
             // SAFETY: `new` is the live root, now of `new_size >= kept` bytes, whose first
-            // `kept` bytes are kept.
-            unsafe {
-                check_named(
-                    new,
-                    kept,
-                    seed,
-                    format_args!("step {}: realloc in place", self.step),
-                );
-                fill(new, new_size, seed);
-            }
+            // `kept` bytes are kept; only the model uses it.
+            unsafe { check_kept_and_refill(new, kept, new_size, seed, self.step, " in place") };
             drop(shadow);
             let entry = &mut self.roots[r];
             let old_handle = core::mem::replace(
@@ -343,17 +335,10 @@ impl<'a, B: LinkedAllocator> Model<'a, B> {
         let _freed = entry.handle.into_raw();
         let mut shadow = self.shadow.borrow_mut();
         shadow.drop_root(id);
-        // SAFETY: `new` is a fresh root of `new_size >= kept` bytes; realloc copied the
-        // first `kept` bytes of the old root, which held the pattern of `seed`.
-        unsafe {
-            check_named(
-                new,
-                kept,
-                seed,
-                format_args!("step {}: realloc's copy", self.step),
-            );
-            fill(new, new_size, seed);
-        }
+        // SAFETY: `new` is a fresh root of `new_size >= kept` bytes that only the model
+        // uses; realloc copied the first `kept` bytes of the old root, which held the
+        // pattern of `seed`.
+        unsafe { check_kept_and_refill(new, kept, new_size, seed, self.step, "'s copy") };
         let id = self.next_id;
         self.next_id += 1;
         shadow.insert(new, new_layout, id, Content::Pattern(seed));
@@ -424,5 +409,29 @@ impl<B: LinkedAllocator> fmt::Debug for Model<'_, B> {
 impl<B: LinkedAllocator> fmt::Debug for RootEntry<'_, B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RootEntry").field("id", &self.id).finish()
+    }
+}
+
+/// After `realloc` at step `step` gave the root `new`, now of `new_size` bytes: checks
+/// that its first `kept` bytes hold the pattern of `seed` (`how` it was kept, for the
+/// failure message: " in place" or "'s copy"), then fills all of it with that pattern.
+///
+/// # Safety
+/// `new` is a live block of `new_size >= kept` bytes that nothing else reads or writes
+/// during the call.
+#[track_caller]
+unsafe fn check_kept_and_refill(
+    new: NonNull<u8>,
+    kept: usize,
+    new_size: usize,
+    seed: usize,
+    step: usize,
+    how: &str,
+) {
+    // SAFETY: the caller's precondition: `new` is live, of `new_size >= kept` bytes,
+    // ours alone during the call.
+    unsafe {
+        check_named(new, kept, seed, format_args!("step {step}: realloc{how}"));
+        fill(new, new_size, seed);
     }
 }

@@ -100,6 +100,22 @@ impl Shadow {
         }
     }
 
+    /// The address of `ptr`, a block given back by `call`, after checking that the
+    /// model knows it with `size` bytes (`what`, in the failure message, names the
+    /// layout that says so).
+    #[track_caller]
+    pub(crate) fn known_size(
+        &self,
+        ptr: NonNull<u8>,
+        size: usize,
+        call: &str,
+        what: &str,
+    ) -> usize {
+        let addr = ptr.as_ptr() as usize;
+        assert_eq!(self.blocks[&addr].size, size, "{call}: {what}");
+        addr
+    }
+
     /// Removes a child that the backend reclaimed.
     pub(crate) fn remove_child(&mut self, addr: usize) {
         let b = self.blocks.remove(&addr).expect("a known block");

@@ -64,12 +64,7 @@ impl<B: LinkedAllocator> Tracked<'_, '_, B> {
         call: &str,
     ) -> Result<NonNull<[u8]>, ApiAllocError> {
         let mut shadow = self.shadow.borrow_mut();
-        let old_addr = ptr.as_ptr() as usize;
-        assert_eq!(
-            shadow.blocks[&old_addr].size,
-            old.size(),
-            "{call}: old layout"
-        );
+        let old_addr = shadow.known_size(ptr, old.size(), call, "old layout");
         match result {
             Err(_) => {
                 shadow.failed(new, call);
@@ -104,6 +99,35 @@ impl<B: LinkedAllocator> Tracked<'_, '_, B> {
     }
 }
 
+/// `Allocator::grow` and `Allocator::shrink` (each with what it requires of the sizes):
+/// forwarded to `&Root` unchanged, the result checked by [`Tracked::resized`].
+macro_rules! forward_resize {
+    ($($method:ident: $sizes:literal,)*) => {$(
+        #[doc = concat!(
+            "Forwarded to `&Root`, whose caller passes a live block of this allocator ",
+            "with `old` and ", $sizes, "; the result checked by `Tracked::resized`."
+        )]
+        unsafe fn $method(
+            &self,
+            ptr: NonNull<u8>,
+            old: Layout,
+            new: Layout,
+        ) -> Result<NonNull<[u8]>, ApiAllocError> {
+            // SAFETY: the caller of this method passes a live block of this allocator
+            // with `old`, and a `new` whose size is as the method requires (in its doc
+            // above): forwarded unchanged to the same method of `&Root`.
+            let result = unsafe { Allocator::$method(&self.root, ptr, old, new) };
+            self.resized(
+                result.map_err(|_| linked_alloc::AllocError),
+                ptr,
+                old,
+                new,
+                concat!("Allocator::", stringify!($method)),
+            )
+        }
+    )*};
+}
+
 // SAFETY: every call forwards to `&Root`'s `Allocator` (which keeps the trait's
 // promises) with the caller's arguments unchanged; the model only observes. All
 // `Tracked` for one root forward to the same `&Root`, so they are one allocator.
@@ -134,48 +158,12 @@ unsafe impl<B: LinkedAllocator> Allocator for Tracked<'_, '_, B> {
             return;
         }
         let mut shadow = self.shadow.borrow_mut();
-        let addr = ptr.as_ptr() as usize;
-        assert_eq!(
-            shadow.blocks[&addr].size,
-            layout.size(),
-            "deallocate: layout"
-        );
+        let addr = shadow.known_size(ptr, layout.size(), "deallocate", "layout");
         self.settle_old(&mut shadow, addr, "Allocator::deallocate");
     }
 
-    unsafe fn grow(
-        &self,
-        ptr: NonNull<u8>,
-        old: Layout,
-        new: Layout,
-    ) -> Result<NonNull<[u8]>, ApiAllocError> {
-        // SAFETY: `Allocator::grow`'s caller passes a live block of this allocator with
-        // `old`, and `new.size() >= old.size()`: forwarded unchanged.
-        let result = unsafe { Allocator::grow(&self.root, ptr, old, new) };
-        self.resized(
-            result.map_err(|_| linked_alloc::AllocError),
-            ptr,
-            old,
-            new,
-            "Allocator::grow",
-        )
-    }
-
-    unsafe fn shrink(
-        &self,
-        ptr: NonNull<u8>,
-        old: Layout,
-        new: Layout,
-    ) -> Result<NonNull<[u8]>, ApiAllocError> {
-        // SAFETY: `Allocator::shrink`'s caller passes a live block of this allocator
-        // with `old`, and `new.size() <= old.size()`: forwarded unchanged.
-        let result = unsafe { Allocator::shrink(&self.root, ptr, old, new) };
-        self.resized(
-            result.map_err(|_| linked_alloc::AllocError),
-            ptr,
-            old,
-            new,
-            "Allocator::shrink",
-        )
+    forward_resize! {
+        grow: "`new.size() >= old.size()`",
+        shrink: "`new.size() <= old.size()`",
     }
 }

@@ -122,27 +122,20 @@ fn caught(bug: Bug, inputs: u64) -> bool {
 
 const INPUTS: u64 = if cfg!(miri) { 4 } else { 200 };
 
-#[test]
-fn wrong_stats_are_caught() {
-    assert!(caught(Bug::StatsOff, INPUTS));
+/// One test per mutant: the body must catch it.
+macro_rules! mutant_tests {
+    ($($test:ident: $bug:ident,)*) => {$(
+        #[test]
+        fn $test() {
+            assert!(caught(Bug::$bug, INPUTS));
+        }
+    )*};
 }
 
-#[test]
-fn overlapping_blocks_are_caught() {
-    assert!(caught(Bug::Overlap, INPUTS));
-}
-
-#[test]
-fn overwritten_blocks_are_caught() {
-    assert!(caught(Bug::Scribble, INPUTS));
-}
-
-#[test]
-fn a_miscounting_reclaim_is_caught() {
-    assert!(caught(Bug::ReclaimMiscounts, INPUTS));
-}
-
-#[test]
-fn misaligned_blocks_are_caught() {
-    assert!(caught(Bug::Misalign, INPUTS));
+mutant_tests! {
+    wrong_stats_are_caught: StatsOff,
+    overlapping_blocks_are_caught: Overlap,
+    overwritten_blocks_are_caught: Scribble,
+    a_miscounting_reclaim_is_caught: ReclaimMiscounts,
+    misaligned_blocks_are_caught: Misalign,
 }

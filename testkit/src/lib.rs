@@ -8,6 +8,7 @@
 //!   its k-th allocation request: out-of-memory at the trait's boundary.
 //! - [`mapi_rows`]: the MAPI row structs (`SPropValue`, `SRow`) that the row-set
 //!   workload and `examples/tour.rs` build.
+//! - [`measure`]: the measuring examples' arguments and best-of-rounds loop.
 //! - [`os_fault`]: the countdown that refuses the k-th request a backend makes to the
 //!   OS, which a backend asks in its `#[cfg(test)]` builds; and [`os_faults`], the one
 //!   workload that runs it over any backend, the backend supplying only what differs.
@@ -42,6 +43,7 @@
 pub mod clock;
 pub mod failing;
 pub mod mapi_rows;
+pub mod measure;
 pub mod os_fault;
 pub mod os_faults;
 pub mod workloads;

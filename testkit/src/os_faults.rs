@@ -50,13 +50,12 @@
 //!     type OsSide = ();
 //!     const MIN_REQUESTS: usize = 3;
 //!     fn os_side(&self) {}
-//!     fn workload(&self, when: &str) -> usize {
-//!         let mut w = Work::new(self, when);
+//!     fn shapes<'a>(&'a self, w: &mut Work<'a, Self>) -> Vec<usize> {
 //!         let a = w.root(40, 8);
+//!         w.children(a, 10);
 //!         w.child(a, 0, 100, 16);
 //!         w.child(a, 0, 0, 4096);
-//!         w.free_all();
-//!         w.errors()
+//!         a.into_iter().collect()
 //!     }
 //!     fn assert_os_back(&self, _os_base: usize, _when: &str) {}
 //! }
@@ -93,9 +92,10 @@ pub trait OsFaultSubject: LinkedAllocator + Sized {
     /// What the OS has given now (see [`OsSide`](Self::OsSide)).
     fn os_side(&self) -> Self::OsSide;
 
-    /// Makes every shape of block the backend has with a [`Work`] (named `when` in
-    /// failure messages), frees everything, and returns [`Work::errors`].
-    fn workload(&self, when: &str) -> usize;
+    /// Makes every shape of block the backend has with `w`, and returns the roots to
+    /// free in the middle of the workload (their memory then serves what the workload
+    /// makes next; the rest is freed at its end).
+    fn shapes<'a>(&'a self, w: &mut Work<'a, Self>) -> Vec<usize>;
 
     /// After a workload freed all it made (`stats()` is checked empty already): asserts
     /// that nothing the OS gave leaked; `os_base` is [`os_fault::live`] from just
@@ -154,6 +154,20 @@ impl<'a, B: OsFaultSubject> Work<'a, B> {
     /// How many calls returned `AllocError` so far.
     pub fn errors(&self) -> usize {
         self.errors
+    }
+
+    /// `count` children of `root` (if it was made) of 1000 bytes and more, aligned to 8,
+    /// every other one a child of the previous: enough of them fill several chunks.
+    ///
+    /// # Panics
+    /// If `root` was freed, or on any failed check.
+    pub fn children(&mut self, root: Option<usize>, count: usize) {
+        let mut parent = 0;
+        for i in 0..count {
+            if let Some(c) = self.child(root, parent, 1000 + i, 8) {
+                parent = if i % 2 == 0 { c } else { 0 };
+            }
+        }
     }
 
     /// Checks `stats()` against the model.
@@ -349,6 +363,23 @@ impl<'a, B: OsFaultSubject> Work<'a, B> {
     }
 }
 
+/// The workload on `alloc` (named `when` in failure messages): the backend's
+/// [`shapes`](OsFaultSubject::shapes), the roots it names freed, then a new root with
+/// children that come from what was freed, then everything freed. Returns how many
+/// calls returned `AllocError`.
+fn workload<B: OsFaultSubject>(alloc: &B, when: &str) -> usize {
+    let mut w = Work::new(alloc, when);
+    for root in alloc.shapes(&mut w) {
+        w.free(root);
+    }
+    let e = w.root(100, 8);
+    for i in 0..30 {
+        w.child(e, 0, 1500 + i, 16);
+    }
+    w.free_all();
+    w.errors()
+}
+
 /// After a workload: nothing live, and the backend's own check of what the OS gave.
 #[track_caller]
 fn assert_all_back<B: OsFaultSubject>(alloc: &B, os_base: usize, when: &str) {
@@ -373,7 +404,7 @@ pub fn refuse_each_request<B: OsFaultSubject>(mode: Mode, label: &str, fresh: im
     let when = format!("{label}, {mode:?}, dry run");
     os_fault::disarm();
     let before = os_fault::requests();
-    assert_eq!(alloc.workload(&when), 0, "{when}: an error");
+    assert_eq!(workload(&alloc, &when), 0, "{when}: an error");
     let requests = os_fault::requests() - before;
     assert!(
         requests >= B::MIN_REQUESTS,
@@ -391,7 +422,7 @@ pub fn refuse_each_request<B: OsFaultSubject>(mode: Mode, label: &str, fresh: im
         let (os_base, alloc) = (os_fault::live(), fresh());
         let when = format!("{label}, {mode:?}, k = {k} of {requests}");
         os_fault::fail_after(k, mode);
-        let errors = alloc.workload(&when);
+        let errors = workload(&alloc, &when);
         os_fault::disarm();
         match (k < requests, mode) {
             (false, _) => assert_eq!(errors, 0, "{when}: an error with no refusal"),
@@ -404,7 +435,7 @@ pub fn refuse_each_request<B: OsFaultSubject>(mode: Mode, label: &str, fresh: im
         assert_all_back(&alloc, os_base, &when);
         // Still usable: the whole workload again, on the same allocator.
         let when = format!("{when}, run again");
-        assert_eq!(alloc.workload(&when), 0, "{when}: an error");
+        assert_eq!(workload(&alloc, &when), 0, "{when}: an error");
         assert_all_back(&alloc, os_base, &when);
         alloc.finish(os_base, &when);
     }

@@ -75,6 +75,38 @@ impl SegmentList {
         self.len -= 1;
         Some(seg)
     }
+
+    /// If the list's first purge is due at `now`: purges its segments with `purge`
+    /// (which gives back what is due and says when the segment's next purge is), and
+    /// notes when the next one on the list is due. Returns whether it was due.
+    ///
+    /// # Safety
+    /// The caller holds the list's lock, and `purge`'s precondition holds for every
+    /// segment on the list while that lock is held (it is the purge of this kind of
+    /// list: [`Segment::purge`] for the cache, [`Segment::purge_huge`] for huge blocks).
+    unsafe fn purge_due(
+        &mut self,
+        now: Instant,
+        purge: unsafe fn(NonNull<Segment>, Instant) -> Option<Instant>,
+    ) -> bool {
+        if self.purge_at.is_none_or(|t| now < t) {
+            return false;
+        }
+        let mut next: Option<Instant> = None;
+        let mut seg = self.head;
+        while let Some(s) = NonNull::new(seg) {
+            // SAFETY: the caller holds the list's lock, under which `purge` may be
+            // called on each segment of it; listed segments are live mappings of ours.
+            unsafe {
+                if let Some(t) = purge(s, now) {
+                    next = Some(next.map_or(t, |n| n.min(t)));
+                }
+                seg = s.as_ref().next.get();
+            }
+        }
+        self.purge_at = next;
+        true
+    }
 }
 
 /// The allocator's shared state. See the [module docs](self).
@@ -254,40 +286,16 @@ impl Control {
         let Some(mut cache) = self.cache.try_lock() else {
             return;
         };
-        if cache.purge_at.is_none_or(|t| now < t) {
+        // SAFETY: we hold the cache's lock; its segments are ours, used by no one.
+        if !unsafe { cache.purge_due(now, Segment::purge) } {
             return;
         }
-        let mut next: Option<Instant> = None;
-        let mut seg = cache.head;
-        while let Some(s) = NonNull::new(seg) {
-            // SAFETY: cached segments are ours, used by no one; we hold the cache's lock.
-            unsafe {
-                if let Some(t) = Segment::purge(s, now) {
-                    next = Some(next.map_or(t, |n| n.min(t)));
-                }
-                seg = s.as_ref().next.get();
-            }
-        }
-        cache.purge_at = next;
         drop(cache);
         let Some(mut huge) = self.huge_cache.try_lock() else {
             return;
         };
-        if huge.purge_at.is_none_or(|t| now < t) {
-            return;
-        }
-        let mut next: Option<Instant> = None;
-        let mut seg = huge.head;
-        while let Some(s) = NonNull::new(seg) {
-            // SAFETY: cached segments are ours, used by no one; we hold the cache's lock.
-            unsafe {
-                if let Some(t) = Segment::purge_huge(s, now) {
-                    next = Some(next.map_or(t, |n| n.min(t)));
-                }
-                seg = s.as_ref().next.get();
-            }
-        }
-        huge.purge_at = next;
+        // SAFETY: we hold the lock of the cache of huge segments.
+        unsafe { huge.purge_due(now, Segment::purge_huge) };
     }
 
     /// A huge block of at least `size` bytes in a mapping of its own.

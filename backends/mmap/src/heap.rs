@@ -267,35 +267,18 @@ impl Heap {
         }
         let block = block.cast::<Block>().as_ptr();
         if page.kind() == PageKind::Small {
-            let mut tf = page.thread_free.load(Relaxed);
-            while tf != FULL {
-                // SAFETY: the block is ours to give back; its first word is free.
-                unsafe { (*block).next = tf };
-                match page
-                    .thread_free
-                    .compare_exchange_weak(tf, block, Release, Relaxed)
-                {
-                    // The page is not touched after this: its owner may free it.
-                    Ok(_) => return,
-                    Err(now) => tf = now,
-                }
+            // SAFETY: the page lives while its block is not given back, and the block
+            // is ours to give back, its first word free (the caller's precondition).
+            // The page is not touched once the block is pushed: its owner may free it.
+            if unsafe { push(&raw const page.thread_free, block, Some(FULL)) } {
+                return;
             }
         }
         // SAFETY: heaps live as long as their allocator, and the segment's owner heap
         // does not change while one of its blocks is live.
         let owner = unsafe { &*owner };
-        let mut head = owner.delayed.load(Relaxed);
-        loop {
-            // SAFETY: as above.
-            unsafe { (*block).next = head };
-            match owner
-                .delayed
-                .compare_exchange_weak(head, block, Release, Relaxed)
-            {
-                Ok(_) => return,
-                Err(now) => head = now,
-            }
-        }
+        // SAFETY: as above; with no `stop`, the block is pushed.
+        unsafe { push(&raw const owner.delayed, block, None) };
     }
 
     /// Gives back a block of one of our pages.
@@ -628,4 +611,33 @@ impl Heap {
         p.next.set(ptr::null_mut());
         p.prev.set(ptr::null_mut());
     }
+}
+
+/// Pushes `block` onto the atomic list whose head is at `list` (a page's `thread_free`
+/// or a heap's `delayed`), by compare-and-swap, unless its head is `stop` (or becomes it
+/// before the push lands). Returns whether it pushed.
+///
+/// `list` is a pointer, not a reference: once the block is pushed, the list's owner may
+/// free the page that holds the list before this call returns.
+///
+/// # Safety
+/// `list` is valid until the block is pushed (it lives while `block` is not given
+/// back); `block` is a block of this allocator that the caller gives back, its first
+/// word free.
+#[inline]
+unsafe fn push(list: *const AtomicPtr<Block>, block: *mut Block, stop: Option<*mut Block>) -> bool {
+    // SAFETY: the block is not pushed yet, so `list` is valid (the caller's
+    // precondition).
+    let mut head = unsafe { (*list).load(Relaxed) };
+    while Some(head) != stop {
+        // SAFETY: the block's first word is free (the caller's precondition).
+        unsafe { (*block).next = head };
+        // SAFETY: as for the load: the block is not pushed yet.
+        match unsafe { (*list).compare_exchange_weak(head, block, Release, Relaxed) } {
+            // `list` is not touched after this.
+            Ok(_) => return true,
+            Err(now) => head = now,
+        }
+    }
+    false
 }

@@ -160,6 +160,23 @@ pub struct MmapPages {
     cache_limit: usize,
 }
 
+/// The allocator's figures, each a getter over a table of names and readers of the
+/// shared state; every one is zero on an allocator not used yet (which its doc checks).
+macro_rules! figures {
+    ($($(#[$doc:meta])* $name:ident: $read:path,)*) => {$(
+        $(#[$doc])*
+        ///
+        /// ```
+        /// # use linked_alloc_mmap::MmapPages;
+        #[doc = concat!("assert_eq!(MmapPages::new().", stringify!($name), "(), 0);")]
+        /// ```
+        #[must_use]
+        pub fn $name(&self) -> usize {
+            self.with_control($read)
+        }
+    )*};
+}
+
 impl MmapPages {
     /// The size of a segment, the unit mapped from the OS: 4 MiB (256 KiB under Miri).
     ///
@@ -275,70 +292,37 @@ impl MmapPages {
         Self::MAX_ALIGN
     }
 
-    /// Bytes of segments and huge blocks' mappings mapped from the OS now, the cache
-    /// included (not the allocator's own bookkeeping: see
-    /// [`bytes_metadata`](Self::bytes_metadata)). Zero once every root is freed and the
-    /// cache is trimmed by the thread that allocated.
-    ///
-    /// ```
-    /// # use linked_alloc::LinkedAllocator;
-    /// # use linked_alloc_mmap::MmapPages;
-    /// let pages = MmapPages::new();
-    /// let root = pages.allocate_root(core::alloc::Layout::new::<u8>())?;
-    /// assert_eq!(pages.bytes_mapped(), MmapPages::SEGMENT_MAPPED);
-    /// // SAFETY: `root` is a live root of `pages`.
-    /// unsafe { pages.free_root(root) };
-    /// pages.trim_cache();
-    /// assert_eq!(pages.bytes_mapped(), 0);
-    /// # Ok::<(), linked_alloc::AllocError>(())
-    /// ```
-    #[must_use]
-    pub fn bytes_mapped(&self) -> usize {
-        self.with_control(Control::mapped)
-    }
-
-    /// Bytes mapped from the OS that sit in the cache of free segments (or that the OS
-    /// refused to unmap, kept to try again).
-    ///
-    /// ```
-    /// # use linked_alloc_mmap::MmapPages;
-    /// assert_eq!(MmapPages::new().bytes_cached(), 0);
-    /// ```
-    #[must_use]
-    pub fn bytes_cached(&self) -> usize {
-        self.with_control(Control::cached)
-    }
-
-    /// Bytes of the allocator's own bookkeeping mappings: one page or so for its shared
-    /// state, and one per thread that used it (its heap). Kept until the allocator is
-    /// dropped.
-    ///
-    /// ```
-    /// # use linked_alloc::LinkedAllocator;
-    /// # use linked_alloc_mmap::MmapPages;
-    /// let pages = MmapPages::new();
-    /// assert_eq!(pages.bytes_metadata(), 0);
-    /// let root = pages.allocate_root(core::alloc::Layout::new::<u8>())?;
-    /// assert!(pages.bytes_metadata() > 0);
-    /// // SAFETY: `root` is a live root of `pages`.
-    /// unsafe { pages.free_root(root) };
-    /// # Ok::<(), linked_alloc::AllocError>(())
-    /// ```
-    #[must_use]
-    pub fn bytes_metadata(&self) -> usize {
-        self.with_control(Control::metadata)
-    }
-
-    /// How many `munmap` calls the OS has refused (the kernel's limit on the number of
-    /// mappings, `vm.max_map_count`); their memory stayed mapped and counted.
-    ///
-    /// ```
-    /// # use linked_alloc_mmap::MmapPages;
-    /// assert_eq!(MmapPages::new().unmap_failures(), 0);
-    /// ```
-    #[must_use]
-    pub fn unmap_failures(&self) -> usize {
-        self.with_control(Control::unmap_failures)
+    figures! {
+        /// Bytes of segments and huge blocks' mappings mapped from the OS now, the cache
+        /// included (not the allocator's own bookkeeping: see
+        /// [`bytes_metadata`](Self::bytes_metadata)). Zero once every root is freed and
+        /// the cache is trimmed by the thread that allocated.
+        ///
+        /// ```
+        /// # use linked_alloc::LinkedAllocator;
+        /// # use linked_alloc_mmap::MmapPages;
+        /// let pages = MmapPages::new();
+        /// let root = pages.allocate_root(core::alloc::Layout::new::<u8>())?;
+        /// assert_eq!(pages.bytes_mapped(), MmapPages::SEGMENT_MAPPED);
+        /// assert!(pages.bytes_metadata() > 0);
+        /// // SAFETY: `root` is a live root of `pages`.
+        /// unsafe { pages.free_root(root) };
+        /// pages.trim_cache();
+        /// assert_eq!(pages.bytes_mapped(), 0);
+        /// # Ok::<(), linked_alloc::AllocError>(())
+        /// ```
+        bytes_mapped: Control::mapped,
+        /// Bytes mapped from the OS that sit in the cache of free segments (or that the
+        /// OS refused to unmap, kept to try again).
+        bytes_cached: Control::cached,
+        /// Bytes of the allocator's own bookkeeping mappings: one page or so for its
+        /// shared state, and one per thread that used it (its heap): none before the
+        /// first allocation, and kept until the allocator is dropped. The example of
+        /// [`bytes_mapped`](Self::bytes_mapped) follows both figures.
+        bytes_metadata: Control::metadata,
+        /// How many `munmap` calls the OS has refused (the kernel's limit on the number
+        /// of mappings, `vm.max_map_count`); their memory stayed mapped and counted.
+        unmap_failures: Control::unmap_failures,
     }
 
     /// Gives memory back to the OS: collects the empty pages and segments of the calling

@@ -39,25 +39,20 @@ impl OsFaultSubject for MmapPages {
 
     /// Maps every way `MmapPages` does (small blocks, chunks of children that double,
     /// big children and span roots in pages of a segment, huge blocks in mappings of
-    /// their own), grows blocks in place where that is certain to work, frees
-    /// everything, and returns how many calls returned `AllocError`.
-    fn workload(&self, when: &str) -> usize {
+    /// their own) and grows blocks in place where that is certain to work. The first
+    /// roots are freed then: their pages go back, segments to the cache (up to the
+    /// limit), and the workload's next root and its chunks come from what is mapped.
+    fn shapes<'a>(&'a self, w: &mut Work<'a, Self>) -> Vec<usize> {
         let max_align = self.max_align();
         let huge = SEGMENT_SIZE / 2 + PAGE_SIZE;
         let span = PAGE_SIZE * 3;
-        let mut w = Work::new(self, when);
         // A small root, grown within its block (40 bytes and the header take 64).
         let a = w.root(40, 8);
         if let Some(a) = a {
             w.grow(a, 0, 48);
         }
-        // Children filling several chunks, every other one a child of the previous.
-        let mut parent = 0;
-        for i in 0..60 {
-            if let Some(c) = w.child(a, parent, 1000 + i, 8) {
-                parent = if i % 2 == 0 { c } else { 0 };
-            }
-        }
+        // Children filling several chunks.
+        w.children(a, 60);
         // Over-aligned children, up to the most of all.
         for _ in 0..3 {
             w.child(a, 0, 100, 1024);
@@ -85,17 +80,7 @@ impl OsFaultSubject for MmapPages {
         if let (Some(d), Some(y)) = (d, w.child(d, 0, 64, 8)) {
             w.grow(d, y, 200);
         }
-        // Free the first roots: their pages go back, segments to the cache (up to the
-        // limit), then a new root and its chunks come from what is mapped first.
-        for r in [a, h].into_iter().flatten() {
-            w.free(r);
-        }
-        let e = w.root(100, 8);
-        for i in 0..30 {
-            w.child(e, 0, 1500 + i, 16);
-        }
-        w.free_all();
-        w.errors()
+        [a, h].into_iter().flatten().collect()
     }
 
     /// The cache within its limit; what `os` saw mapped since `os_base` is what the

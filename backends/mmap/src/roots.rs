@@ -339,6 +339,33 @@ pub(crate) unsafe fn alloc_child(
     unsafe { refill(heap, a, &mut lane, root, size, align) }
 }
 
+/// A fresh block of at least `len` bytes for `root`'s children, 16-aligned, with its
+/// header written: a chunk (`KIND_CHUNK`, `align` 16) or a big child's block
+/// (`KIND_BIG`, the child's `align`). Not yet on the root's list of chunks.
+///
+/// # Safety
+/// The calling thread holds `heap`.
+#[inline(always)]
+unsafe fn child_block(
+    heap: &Heap,
+    root: NonNull<u8>,
+    len: usize,
+    align: usize,
+    kind: u64,
+) -> Option<Found> {
+    // SAFETY: the caller holds the heap.
+    let found = unsafe { heap.alloc(len)? };
+    // SAFETY: the fresh block is ours, 16-aligned, at least `len` bytes.
+    unsafe {
+        Header::write(
+            found.block,
+            root.as_ptr(),
+            Header::meta(found.room, align, kind),
+        )
+    };
+    Some(found)
+}
+
 /// The first child of `root`: makes the arena in a first chunk, then carves the child.
 ///
 /// # Safety
@@ -352,17 +379,10 @@ unsafe fn first_child(
     align: usize,
 ) -> Option<NonNull<u8>> {
     // SAFETY: the caller holds the heap.
-    let found = unsafe { heap.alloc(FIRST_CHUNK)? };
+    let found = unsafe { child_block(heap, root, FIRST_CHUNK, 16, KIND_CHUNK)? };
     let chunk = found.block;
-    // SAFETY: the fresh block is ours, 16-aligned, at least FIRST_CHUNK bytes.
-    unsafe {
-        Header::write(
-            chunk,
-            root.as_ptr(),
-            Header::meta(found.room, 16, KIND_CHUNK),
-        );
-        (*chunk.cast::<ChunkHeader>().as_ptr()).next = ptr::null_mut();
-    }
+    // SAFETY: the fresh chunk is ours, at least FIRST_CHUNK bytes, its header written.
+    unsafe { (*chunk.cast::<ChunkHeader>().as_ptr()).next = ptr::null_mut() };
     // SAFETY: as above: the arena fits after the chunk header.
     let arena = unsafe { chunk.add(CHUNK_HEADER) }.cast::<Arena>();
     let own = Lane {
@@ -428,17 +448,8 @@ unsafe fn refill(
         .checked_add(size.max(1))?
         .checked_add(align.saturating_sub(16))?;
     if need > BIG_CHILD {
-        // SAFETY: the caller's precondition.
-        let found = unsafe { heap.alloc(need)? };
-        let block = found.block;
-        // SAFETY: the fresh block is ours, 16-aligned, `need` bytes long.
-        unsafe {
-            Header::write(
-                block,
-                root.as_ptr(),
-                Header::meta(found.room, align, KIND_BIG),
-            )
-        };
+        // SAFETY: the caller holds the heap.
+        let block = unsafe { child_block(heap, root, need, align, KIND_BIG)? }.block;
         // SAFETY: as above; the child ends inside the block.
         let child = align_up(unsafe { block.add(CHUNK_HEADER) }, align);
         // SAFETY: the chunk header is ours until published.
@@ -451,16 +462,8 @@ unsafe fn refill(
     let len = lane.next_size.max(need.next_power_of_two());
     lane.next_size = (len * 2).min(MAX_CHUNK);
     // SAFETY: the caller holds the heap.
-    let found = unsafe { heap.alloc(len)? };
+    let found = unsafe { child_block(heap, root, len, 16, KIND_CHUNK)? };
     let chunk = found.block;
-    // SAFETY: the fresh block is ours, 16-aligned, at least `len` bytes.
-    unsafe {
-        Header::write(
-            chunk,
-            root.as_ptr(),
-            Header::meta(found.room, 16, KIND_CHUNK),
-        )
-    };
     // SAFETY: as above.
     unsafe { push_chunk(arena, chunk.cast()) };
     // SAFETY: CHUNK_HEADER < room.

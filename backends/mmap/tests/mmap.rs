@@ -62,6 +62,14 @@ fn narrow(p: NonNull<u8>) -> NonNull<u8> {
     NonNull::from(unsafe { &mut *p.cast::<[u8; 8]>().as_ptr() }).cast()
 }
 
+/// At the end of a test: nothing live, and once the cache is trimmed, nothing mapped.
+#[track_caller]
+fn all_back(pages: &MmapPages) {
+    assert!(pages.stats().is_empty());
+    pages.trim_cache();
+    assert_eq!(pages.bytes_mapped(), 0);
+}
+
 /// A block pointer that may cross threads in these tests.
 #[derive(Clone, Copy, Debug)]
 struct SendPtr(NonNull<u8>);
@@ -123,33 +131,50 @@ fn roots_resize_within_their_block_and_the_last_child_of_a_lane_too() {
     assert!(pages.stats().is_empty());
 }
 
-#[cfg(debug_assertions)]
-#[test]
-#[should_panic(expected = "free_root was given a pointer that is not a live root")]
-fn free_root_of_a_child_panics_in_debug_builds() {
-    let pages = MmapPages::new();
-    let root = pages.allocate_root(layout(8, 8)).expect("root");
-    // SAFETY: `root` is a live root. Passing a child to `free_root` breaks its
-    // precondition on purpose: the backend detects it (the tag of the header of the
-    // child's chunk) before touching anything.
-    unsafe {
-        let child = pages.allocate_child(root, layout(8, 8)).expect("child");
-        pages.free_root(child);
-    }
+/// Misuses of `free_root` that a debug build detects before touching anything: one
+/// test each, on a new `pages` with a live root (8 bytes) `root`, whose body breaks
+/// `free_root`'s precondition on purpose.
+macro_rules! free_root_misuse_panics_in_debug_builds {
+    ($($test:ident: |$pages:ident, $root:ident| $body:block)*) => {$(
+        #[cfg(debug_assertions)]
+        #[test]
+        #[should_panic(expected = "free_root was given a pointer that is not a live root")]
+        fn $test() {
+            let $pages = MmapPages::new();
+            let $root = $pages.allocate_root(layout(8, 8)).expect("root");
+            $body
+        }
+    )*};
 }
 
-#[cfg(debug_assertions)]
-#[test]
-#[should_panic(expected = "free_root was given a pointer that is not a live root")]
-fn free_root_twice_panics_in_debug_builds() {
-    let pages = MmapPages::new();
-    let root = pages.allocate_root(layout(8, 8)).expect("root");
-    // SAFETY: the second free breaks the precondition on purpose: the root's block is
-    // back on its page (the segment still mapped), its tag cleared, and the backend
-    // refuses it.
-    unsafe {
-        pages.free_root(root);
-        pages.free_root(root);
+free_root_misuse_panics_in_debug_builds! {
+    free_root_of_a_child_panics_in_debug_builds: |pages, root| {
+        // SAFETY: `root` is a live root. Passing a child to `free_root` breaks its
+        // precondition on purpose: the backend detects it (the tag of the header of the
+        // child's chunk) before touching anything.
+        unsafe {
+            let child = pages.allocate_child(root, layout(8, 8)).expect("child");
+            pages.free_root(child);
+        }
+    }
+    free_root_twice_panics_in_debug_builds: |pages, root| {
+        // SAFETY: the second free breaks the precondition on purpose: the root's block
+        // is back on its page (the segment still mapped), its tag cleared, and the
+        // backend refuses it.
+        unsafe {
+            pages.free_root(root);
+            pages.free_root(root);
+        }
+    }
+    free_root_of_another_instances_root_panics_in_debug_builds: |a, root| {
+        // `b` must have a segment of its own for the call to reach its checks.
+        let b = MmapPages::new();
+        let mine = b.allocate_root(layout(8, 8)).expect("root");
+        // SAFETY: `root` is a live root of `a`, not of `b` (the mistake under test):
+        // `b` reads the header of the segment that holds it, which names `a`, and
+        // refuses.
+        unsafe { b.free_root(root) };
+        let _ = mine;
     }
 }
 
@@ -171,9 +196,7 @@ fn sizes_past_isize_max_are_errors_and_leave_it_usable() {
     assert_eq!(pages.stats().bytes_in_use, 8);
     // SAFETY: `root` is a live root.
     unsafe { pages.free_root(root) };
-    assert!(pages.stats().is_empty());
-    pages.trim_cache();
-    assert_eq!(pages.bytes_mapped(), 0);
+    all_back(&pages);
 }
 
 #[test]
@@ -223,9 +246,7 @@ fn the_owner_and_other_threads_carve_from_one_root_at_once() {
     );
     // SAFETY: `root` is a live root; every thread is joined.
     unsafe { pages.free_root(root.get()) };
-    assert!(pages.stats().is_empty());
-    pages.trim_cache();
-    assert_eq!(pages.bytes_mapped(), 0);
+    all_back(&pages);
 }
 
 #[test]
@@ -335,9 +356,7 @@ fn threads_share_a_root_across_many_chunks() {
     );
     // SAFETY: `root` is a live root; every thread is joined.
     unsafe { pages.free_root(root.0) };
-    assert!(pages.stats().is_empty());
-    pages.trim_cache();
-    assert_eq!(pages.bytes_mapped(), 0);
+    all_back(&pages);
 }
 
 #[test]
@@ -461,9 +480,7 @@ fn big_and_huge_blocks() {
         pages.free_root(again);
         pages.free_root(root);
     }
-    assert!(pages.stats().is_empty());
-    pages.trim_cache();
-    assert_eq!(pages.bytes_mapped(), 0);
+    all_back(&pages);
 }
 
 #[test]
@@ -561,11 +578,9 @@ fn roots_made_on_one_thread_are_freed_on_another() {
         maker.join().expect("maker");
         assert_eq!(freer.join().expect("freer"), n);
     });
-    assert!(pages.stats().is_empty());
     // The maker's heap collects what the freer gave back when the next thread adopts
     // it, or when the cache is trimmed.
-    pages.trim_cache();
-    assert_eq!(pages.bytes_mapped(), 0);
+    all_back(&pages);
 }
 
 #[test]
@@ -626,18 +641,4 @@ fn huge_roots_move_with_their_pages_when_they_grow() {
     assert!(pages.stats().is_empty());
     pages.backend().trim_cache();
     assert_eq!(pages.backend().bytes_mapped(), 0);
-}
-
-#[cfg(debug_assertions)]
-#[test]
-#[should_panic(expected = "free_root was given a pointer that is not a live root")]
-fn free_root_of_another_instances_root_panics_in_debug_builds() {
-    let (a, b) = (MmapPages::new(), MmapPages::new());
-    let root = a.allocate_root(layout(8, 8)).expect("root");
-    // `b` must have a segment of its own for the call to reach its checks.
-    let mine = b.allocate_root(layout(8, 8)).expect("root");
-    // SAFETY: `root` is a live root of `a`, not of `b` (the mistake under test): `b`
-    // reads the header of the segment that holds it, which names `a`, and refuses.
-    unsafe { b.free_root(root) };
-    let _ = mine;
 }

@@ -28,18 +28,11 @@ impl OsFaultSubject for SystemHeap {
         os_fault::live()
     }
 
-    /// Makes every shape of block, frees everything, and returns how many calls
-    /// returned `AllocError`.
-    fn workload(&self, when: &str) -> usize {
-        let mut w = Work::new(self, when);
+    /// Makes every shape of block, moves roots with `realloc`, and has the first root
+    /// freed in the middle.
+    fn shapes<'a>(&'a self, w: &mut Work<'a, Self>) -> Vec<usize> {
         let a = w.root(40, 8);
-        // Children, every other one a child of the previous child.
-        let mut parent = 0;
-        for i in 0..40 {
-            if let Some(c) = w.child(a, parent, 1000 + i, 8) {
-                parent = if i % 2 == 0 { c } else { 0 };
-            }
-        }
+        w.children(a, 40);
         // Over-aligned children, up to the most, and a big child.
         for align in [1024, 1024, 4096, MAX_ALIGN] {
             w.child(a, 0, 100, align);
@@ -63,16 +56,7 @@ impl OsFaultSubject for SystemHeap {
         w.reallocate(g, 9000);
         w.reallocate(b, BIG * 2);
         w.reallocate(d, 64);
-        // Free the first root in the middle, then more.
-        if let Some(a) = a {
-            w.free(a);
-        }
-        let e = w.root(100, 8);
-        for i in 0..30 {
-            w.child(e, 0, 1500 + i, 16);
-        }
-        w.free_all();
-        w.errors()
+        a.into_iter().collect()
     }
 
     /// No `System` allocation left behind.
