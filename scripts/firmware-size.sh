@@ -124,6 +124,19 @@ echo '|---|---|---|---|---|---|---|'
 table thumbv7m-none-eabi 'lm3s6965evb, `thumbv7m-none-eabi`'
 table thumbv6m-none-eabi 'microbit, `thumbv6m-none-eabi`'
 echo
+# The allocators' own symbols, largest first (the last segment of each name).
+echo 'Allocator symbols left after LTO, largest first (`nm --size-sort -C`, bytes):'
+echo
+for target in thumbv7m-none-eabi thumbv6m-none-eabi; do
+    for alloc in "${allocators[@]}"; do
+        printf -- '- %s, %s: %s\n' "$target" "$alloc" "$(nm --size-sort -C "$out/$target-$alloc" |
+            grep -E '^[0-9a-f]+ [tT] ' | grep -E "${symbols[$alloc]}|$shims" | sort -r |
+            while read -r size _kind name; do
+                printf '%s %d, ' "${name##*::}" "$((16#$size))"
+            done | sed 's/, $//')"
+    done
+done
+echo
 printf 'Crate versions (examples/firmware-size/Cargo.lock): %s; %s.\n' \
     "$(awk '/^name = /{n=$3} /^version = /{gsub(/"/,"",n); v=$3; gsub(/"/,"",v);
         if (n ~ /^(talc|embedded-alloc|linked_list_allocator|rlsf|lock_api)$/) { printf "%s%s %s", sep, n, v; sep = ", " } }' \
