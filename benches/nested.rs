@@ -47,23 +47,31 @@ fn backend<B: LinkedAllocator>(c: &mut Criterion, name: &str, heap: &Linked<B>) 
         b.iter(|| drop(black_box(parent.sub_root(ROOT).unwrap())))
     });
     drop(parent);
-    c.bench_function(&format!("children_100/{name}"), |b| {
-        b.iter(|| {
-            let r = heap.root(ROOT).unwrap();
-            for _ in 0..100 {
-                black_box(r.allocate_child(CHILD).unwrap());
-            }
-        })
-    });
-    c.bench_function(&format!("accounted_children_100/{name}"), |b| {
-        b.iter(|| {
-            let r = heap.accounted_root(ROOT).unwrap();
-            let sub = r.sub_root(ROOT).unwrap();
-            for _ in 0..100 {
-                black_box(sub.allocate_child(CHILD).unwrap());
-            }
-        })
-    });
+    // 100 children of a plain root, then of a sub-root of an accounted root (each
+    // child charged to both).
+    for accounted in [false, true] {
+        let label = if accounted {
+            "accounted_children_100"
+        } else {
+            "children_100"
+        };
+        c.bench_function(&format!("{label}/{name}"), |b| {
+            b.iter(|| {
+                let (r, sub);
+                let target = if accounted {
+                    r = heap.accounted_root(ROOT).unwrap();
+                    sub = r.sub_root(ROOT).unwrap();
+                    &sub
+                } else {
+                    r = heap.root(ROOT).unwrap();
+                    &r
+                };
+                for _ in 0..100 {
+                    black_box(target.allocate_child(CHILD).unwrap());
+                }
+            })
+        });
+    }
     c.bench_function(&format!("values_100/{name}"), |b| {
         b.iter(|| {
             let r = heap.root(ROOT).unwrap();
