@@ -43,6 +43,8 @@ use crate::{AllocError, LinkedAllocator, MIN_ALIGN, Stats};
 #[derive(Debug, Default)]
 pub struct Linked<B> {
     backend: B,
+    /// The raw layer's node records (sub-roots); see [`crate::nested`].
+    pub(crate) nodes: crate::nested::RawNodes,
 }
 
 impl<B> Linked<B> {
@@ -56,7 +58,10 @@ impl<B> Linked<B> {
     /// ```
     #[inline]
     pub const fn new(backend: B) -> Self {
-        Self { backend }
+        Self {
+            backend,
+            nodes: crate::nested::RawNodes::new(),
+        }
     }
 
     /// The backend, for its own methods (overhead figures, tuning).
@@ -252,7 +257,12 @@ impl<B: LinkedAllocator> Linked<B> {
     #[doc(alias = "MAPIFreeBuffer")]
     #[inline]
     pub unsafe fn free_root(&self, root: NonNull<u8>) {
-        // SAFETY: the caller promises `root` is a live root of this allocator.
+        // SAFETY: the caller promises `root` is a live root of this allocator, given up:
+        // a root with sub-roots on the raw layer goes with its tree.
+        if unsafe { self.free_raw_tree(root) } {
+            return;
+        }
+        // SAFETY: as above.
         unsafe { self.backend.free_root(root) }
     }
 

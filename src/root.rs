@@ -228,25 +228,39 @@ impl<'a, B: LinkedAllocator> Root<'a, B> {
     /// [`Linked::free_root`] (or `free_buffer`), or taken back with
     /// [`from_raw`](Self::from_raw). For handing a root to MAPI-style code.
     ///
-    /// The raw layer knows nothing of [sub-roots and values](crate::nested): a
-    /// sub-root's pointer must not be freed (its parent frees it), and the sub-roots
-    /// and values of a root given up this way are not freed or dropped by
-    /// [`Linked::free_root`].
+    /// A root with [sub-roots, values or accounting](crate::nested) keeps them: the
+    /// raw layer records its node, so [`Linked::free_root`] frees its tree and drops its
+    /// values, and `from_raw` takes them back. A sub-root given up this way may be
+    /// freed by `free_root` at any time, or goes with its parent. (Should the raw
+    /// layer's table fail to grow, memory being exhausted, the node is not recorded:
+    /// the root's sub-roots and values then go, undropped, only with an ancestor, or
+    /// leak.)
     ///
     /// ```
     /// # use core::alloc::Layout;
     /// # use linked_alloc::Linked;
     /// # use linked_alloc_system::SystemHeap;
     /// let heap = Linked::new(SystemHeap::new());
-    /// let root = heap.root(Layout::new::<u64>())?.into_raw();
-    /// // SAFETY: `root` is a live root of `heap`, freed once.
+    /// let root = heap.root(Layout::new::<u64>())?;
+    /// root.alloc(String::from("dropped by free_buffer"));
+    /// let _kept = root.sub_root(Layout::new::<u64>())?.into_raw();
+    /// let root = root.into_raw();
+    /// // SAFETY: `root` is a live root of `heap`, freed once; its sub-root goes with it.
     /// unsafe { heap.free_buffer(root) };
+    /// assert!(heap.stats().is_empty());
     /// # Ok::<(), linked_alloc::AllocError>(())
     /// ```
     #[inline]
     #[must_use = "the root leaks unless it is freed or taken back with `from_raw`"]
     pub fn into_raw(self) -> NonNull<u8> {
-        ManuallyDrop::new(self).ptr
+        let this = ManuallyDrop::new(self);
+        let node = this.node_ptr();
+        // A root with a node (sub-roots, values, accounting) is recorded for the raw
+        // layer; if the table cannot grow, the node is lost to it (see above).
+        if !node.is_null() {
+            let _ = this.linked.register_raw(this.ptr, node);
+        }
+        this.ptr
     }
 
     /// Takes ownership of a live root again.
@@ -254,8 +268,9 @@ impl<'a, B: LinkedAllocator> Root<'a, B> {
     /// # Safety
     /// `ptr` is a live root of `linked`, allocated with `layout`, as `allocate_root` (or
     /// [`into_raw`](Self::into_raw)) returned it, that nothing else will free (the handle
-    /// frees it on drop), and not a sub-root given up by `into_raw` (its parent frees
-    /// it); see [the contract](LinkedAllocator#the-contract).
+    /// frees it on drop); see [the contract](LinkedAllocator#the-contract). A sub-root
+    /// (of `into_raw` or [`Linked::allocate_sub_root`]) may be taken back; its handle
+    /// must then be dropped (or given up again) before its parent is freed.
     ///
     /// ```
     /// # use core::alloc::Layout;
@@ -276,7 +291,7 @@ impl<'a, B: LinkedAllocator> Root<'a, B> {
             linked,
             ptr,
             layout,
-            node: AtomicPtr::new(ptr::null_mut()),
+            node: AtomicPtr::new(linked.take_raw_entry(ptr)),
             _owns: PhantomData,
         }
     }

@@ -528,6 +528,121 @@ fn accounted_reset<B: LinkedAllocator>(heap: &Linked<B>) {
     assert!(heap.stats().is_empty(), "{:?}", heap.stats());
 }
 
+/// Sub-roots on the raw layer: made under raw roots and raw sub-roots, freed alone or
+/// with an ancestor, in a random order over a random tree; patterns checked.
+fn raw_sub_roots<B: LinkedAllocator>(heap: &Linked<B>) {
+    use core::ptr::NonNull;
+    let mut rng = Rng::new(7);
+    // (block, size, parent index, live)
+    let mut nodes: Vec<(NonNull<u8>, usize, Option<usize>, bool)> = Vec::new();
+    let top = heap.allocate_buffer(48).unwrap();
+    // SAFETY: a fresh root of 48 bytes.
+    unsafe { pattern::fill(top, 48, 0) };
+    nodes.push((top, 48, None, true));
+    for _ in 1..TREE {
+        let i = nodes.len();
+        let parent = rng.below(nodes.len());
+        if !nodes[parent].3 {
+            continue;
+        }
+        let size = 8 + rng.below(64);
+        let layout = Layout::from_size_align(size, 8).unwrap();
+        // SAFETY: `nodes[parent]` is a live raw root or raw sub-root of `heap`.
+        let block = unsafe { heap.allocate_sub_root(nodes[parent].0, layout).unwrap() };
+        // SAFETY: a fresh block of `size` bytes, and a live root for the child.
+        unsafe {
+            pattern::fill(block, size, i);
+            heap.allocate_more(24, block).unwrap();
+        }
+        nodes.push((block, size, Some(parent), true));
+        // Now and then free a live node (not the top) with its subtree.
+        if rng.below(4) == 0 {
+            let victim = 1 + rng.below(nodes.len() - 1);
+            if nodes[victim].3 {
+                // SAFETY: a live raw sub-root, given up here.
+                unsafe { heap.free_root(nodes[victim].0) };
+                kill(&mut nodes, victim);
+            }
+        }
+        for (j, n) in nodes.iter().enumerate().filter(|(_, n)| n.3) {
+            if rng.below(16) == 0 {
+                // SAFETY: a live block of `n.1` bytes, filled with seed `j`.
+                unsafe { pattern::check(n.0, n.1, j) };
+            }
+        }
+    }
+    // SAFETY: the live raw root, given up: every live sub-root goes with it.
+    unsafe { heap.free_root(top) };
+    assert!(heap.stats().is_empty(), "{:?}", heap.stats());
+
+    /// Marks `i` and its live descendants dead (the free of `i` took them).
+    fn kill(nodes: &mut [(core::ptr::NonNull<u8>, usize, Option<usize>, bool)], i: usize) {
+        nodes[i].3 = false;
+        for j in i + 1..nodes.len() {
+            if let Some(p) = nodes[j].2 {
+                if !nodes[p].3 {
+                    nodes[j].3 = false;
+                }
+            }
+        }
+    }
+}
+
+/// A raw chain `depth` levels deep freed from the top with constant stack; handles given
+/// up with `into_raw` keep their values and sub-roots for `free_root` and `from_raw`.
+fn raw_deep_and_handles<B: LinkedAllocator>(heap: &Linked<B>, depth: usize) {
+    let top = heap.allocate_buffer(16).unwrap();
+    let mut cur = top;
+    for _ in 0..depth {
+        // SAFETY: `cur` is the live raw sub-root (or root) made last.
+        cur = unsafe { heap.allocate_sub_root(cur, Layout::new::<u64>()).unwrap() };
+    }
+    // SAFETY: the live raw root; the chain goes with it.
+    unsafe { heap.free_root(top) };
+    assert!(heap.stats().is_empty(), "{:?}", heap.stats());
+
+    let drops = Arc::new(AtomicUsize::new(0));
+    let root = heap.root(SMALL).unwrap();
+    root.alloc(Counted(drops.clone(), Box::new(1)));
+    let sub = root.sub_root(SMALL).unwrap();
+    sub.alloc(Counted(drops.clone(), Box::new(2)));
+    let sub = sub.into_raw();
+    let root = root.into_raw();
+    // SAFETY: `root` was given up by its handle, with its layout; taken back once.
+    let root = unsafe { Root::from_raw(heap, root, SMALL) };
+    // SAFETY: `sub` was given up by its handle; its parent is alive; freed once.
+    unsafe { heap.free_root(sub) };
+    assert_eq!(drops.load(Ordering::Relaxed), 1);
+    let sub = root.sub_root(SMALL).unwrap();
+    sub.alloc(Counted(drops.clone(), Box::new(3)));
+    mem::forget(sub);
+    let root = root.into_raw();
+    // SAFETY: `root` is live, given up by its handle, freed once: its tree goes.
+    unsafe { heap.free_root(root) };
+    assert_eq!(drops.load(Ordering::Relaxed), 3);
+    assert!(heap.stats().is_empty(), "{:?}", heap.stats());
+
+    // Raw sub-roots of an accounted root given up: charged to it.
+    let acc = heap.accounted_root(SMALL).unwrap();
+    let before = acc.stats().unwrap();
+    let acc = acc.into_raw();
+    // SAFETY: `acc` is a live root given up by its handle.
+    let sub = unsafe {
+        heap.allocate_sub_root(acc, Layout::new::<[u8; 100]>())
+            .unwrap()
+    };
+    // SAFETY: taken back once; `sub` is freed before it.
+    let acc = unsafe { Root::from_raw(heap, acc, SMALL) };
+    let after = acc.stats().unwrap();
+    assert_eq!(after.roots, before.roots + 1);
+    assert!(after.bytes_in_use > before.bytes_in_use + 100);
+    // SAFETY: a live raw sub-root, freed once.
+    unsafe { heap.free_root(sub) };
+    assert_eq!(acc.stats().unwrap(), before);
+    drop(acc);
+    assert!(heap.stats().is_empty(), "{:?}", heap.stats());
+}
+
 macro_rules! suite {
     // One `#[test]` per shared body that takes only the heap.
     (@each $heap:expr; $($name:ident),*) => {
@@ -542,10 +657,14 @@ macro_rules! suite {
         use super::*;
         suite!(@each $heap; parent_first, child_first, interleaved, values_and_order,
             panicking_destructor, reset, threads, accounting_matches_backend, limits,
-            move_under, accounted_reset);
+            move_under, accounted_reset, raw_sub_roots);
         #[test]
         fn deep() {
             super::deep(&$heap, $deep);
+        }
+        #[test]
+        fn raw_deep_and_handles() {
+            super::raw_deep_and_handles(&$heap, $deep);
         }
     };
 }

@@ -79,9 +79,11 @@ use crate::kit::atomic::{AtomicBool, AtomicPtr};
 use crate::{AllocError, Linked, LinkedAllocator, Root};
 
 mod account;
+mod raw;
 pub use account::NotAccounted;
 pub(crate) use account::is_accounted;
 use account::{Account, Charge};
+pub(crate) use raw::RawNodes;
 
 /// The node record of a root that has sub-roots or values with destructors; see the
 /// [module docs](self). Every field but the atomics is read and written through raw
@@ -279,8 +281,10 @@ impl<B: LinkedAllocator> Teardown<'_, B> {
                 }
                 let block = (*cur).block;
                 self.cur = parent;
-                // The node is a child of `block`: it goes with it, read no more.
-                self.linked.free_root(block);
+                // The node is a child of `block`: it goes with it, read no more. Not
+                // `Linked::free_root`, which would look for a tree to free again.
+                self.linked.forget_raw_entry(block);
+                self.linked.backend().free_root(block);
             }
         }
     }
@@ -365,28 +369,8 @@ impl<'a, B: LinkedAllocator> Root<'a, B> {
     pub(crate) fn free_tree(&mut self, node: *mut Node) {
         // SAFETY: `node` is this root's live node; `&mut self` means no handle of a
         // sub-root is alive (each borrows its parent), so the tree below is ours; the
-        // parent (if any) outlives this handle, and its lock guards its list.
-        unsafe {
-            let parent = (*node).parent;
-            if !parent.is_null() {
-                unlink(parent, node);
-                if account::is_accounted(node) {
-                    account::uncharge_subtree(node);
-                }
-            }
-        }
-        let free_top = FreeOnDrop(self.linked, self.ptr);
-        let mut teardown = Teardown {
-            linked: self.linked,
-            top: node,
-            cur: node,
-            done: false,
-        };
-        // Runs the destructors and frees every sub-root; a panic goes on in its drop,
-        // then the top block goes (locals drop in reverse order).
-        teardown.run();
-        drop(teardown);
-        drop(free_top);
+        // parent (if any) outlives this handle.
+        unsafe { free_node_tree(self.linked, node) }
     }
 
     /// A new block for `len` values of `T` that need `Drop`, after a [`DropHeader`];
@@ -813,14 +797,51 @@ unsafe fn new_sub<B: LinkedAllocator>(
     }
 }
 
+/// Frees the root of `node` with its whole tree: takes it off its parent's list (and
+/// its figures off its ancestors'), drops the values, frees every sub-root, then the
+/// root; constant stack. See the module docs.
+///
+/// # Safety
+/// `node` is a live node of `linked` whose root is given up by its owner (a dropped
+/// handle, or `free_root` of a raw root); no handle of a node below it is alive; its
+/// parent (if any) is live.
+pub(crate) unsafe fn free_node_tree<B: LinkedAllocator>(linked: &Linked<B>, node: *mut Node) {
+    // SAFETY: the caller's precondition; the parent's lock guards its list.
+    let block = unsafe {
+        let parent = (*node).parent;
+        if !parent.is_null() {
+            unlink(parent, node);
+            if account::is_accounted(node) {
+                account::uncharge_subtree(node);
+            }
+        }
+        (*node).block
+    };
+    let free_top = FreeOnDrop(linked, block);
+    let mut teardown = Teardown {
+        linked,
+        top: node,
+        cur: node,
+        done: false,
+    };
+    // Runs the destructors and frees every sub-root; a panic goes on in its drop, then
+    // the top block goes (locals drop in reverse order).
+    teardown.run();
+    drop(teardown);
+    drop(free_top);
+}
+
 /// Frees a root block on drop (also while unwinding from a destructor).
 struct FreeOnDrop<'l, B: LinkedAllocator>(&'l Linked<B>, NonNull<u8>);
 
 impl<B: LinkedAllocator> Drop for FreeOnDrop<'_, B> {
     fn drop(&mut self) {
-        // SAFETY: built by `free_tree` for the live root of the handle being dropped,
-        // after its tree below is torn down (the tear-down drops before this).
-        unsafe { self.0.free_root(self.1) }
+        // SAFETY: built by `free_node_tree` for the live root it frees, after its tree
+        // below is torn down (the tear-down drops before this).
+        unsafe {
+            self.0.forget_raw_entry(self.1);
+            self.0.backend().free_root(self.1);
+        }
     }
 }
 
