@@ -1,11 +1,14 @@
-//! Nested roots and values with destructors, for the [`Root`] handle.
+//! Nested roots, values with destructors, reset, accounting and limits, moves: for the
+//! [`Root`] handle, and sub-roots on the raw layer too.
 //!
 //! # Design
 //! A plain root (no sub-root, no value that needs `Drop`) costs nothing more than
 //! before: the handle carries one extra word, a pointer to a **node record**, null
 //! until the root first needs one, and dropping the handle tests it once. The
-//! backends are unchanged; the raw layer ([`Linked::free_root`]) is unchanged too and
-//! knows nothing of nodes.
+//! backends are unchanged. The raw layer ([`Linked::allocate_sub_root`],
+//! [`Linked::free_root`]) finds the node of a root pointer in a table of the front end
+//! (the backends keep no spare word per root); `free_root` looks there only while the
+//! table has entries (see the source of `nested/raw.rs`).
 //!
 //! The node record of a top root is made lazily, as a **child of the root it
 //! describes** (so it goes with that root's block), by the first [`Root::sub_root`] or
@@ -45,10 +48,9 @@
 //! Borrowed data goes in with [`Root::alloc_slice_copy`] and [`Root::alloc_str`], which
 //! have no destructor to run.
 //!
-//! **Raw pointers.** [`Root::into_raw`] of a sub-root hands out a block that its
-//! parent frees: it must not be given to [`Linked::free_root`] or [`Root::from_raw`].
-//! `into_raw` of a root that holds sub-roots or values with destructors leaks them
-//! (the raw layer does not know about them).
+//! **Raw pointers.** [`Root::into_raw`] of a root that has a node records the node in
+//! the raw layer's table: [`Linked::free_root`] then frees its tree (values dropped),
+//! at any time for a sub-root, and [`Root::from_raw`] takes the node back.
 //!
 //! **Moving.** [`Root::move_under`] takes a root (a sub-root, or a top root, which then
 //! becomes a sub-root) with its whole subtree off its parent's list and puts it on
@@ -60,14 +62,12 @@
 //! one test per child for their existence.
 //!
 //! # Not there yet
-//! - Sub-roots on the raw layer: [`Linked::free_root`] does not know about nodes (that
-//!   needs a word per root in every backend's root metadata, an optional contract
-//!   hook); the handle layer is complete on its own.
 //! - Accounting switched on for a root after its creation: counting the blocks it
 //!   already has needs a backend hook that walks them while no other thread allocates
 //!   under the root, which `&Root` (shared between threads) cannot promise.
 //!
 //! [`Linked::free_root`]: crate::Linked::free_root
+//! [`Linked::allocate_sub_root`]: crate::Linked::allocate_sub_root
 
 use core::alloc::Layout;
 use core::mem;
