@@ -45,30 +45,21 @@ compile_error!("pick the global allocator: one of the features pool, talc, llff,
 /// The program's name in its result line.
 const PROGRAM: &str = "firmware-size";
 
-/// Which allocator this image has, for the report.
-const ALLOCATOR: &str = if cfg!(feature = "pool") {
-    "linked-alloc pool"
-} else if cfg!(feature = "talc") {
-    "talc"
-} else if cfg!(feature = "llff") {
-    "embedded-alloc LlffHeap"
-} else if cfg!(feature = "tlsf") {
-    "embedded-alloc TlsfHeap"
-} else {
-    "bump (baseline)"
-};
-
 /// Rounds of the work.
 const ROUNDS: u32 = 200;
 
-// --- The global allocators ------------------------------------------------------------
+// --- The global allocators, and each one's name for the report ----------------------
 
+#[cfg(feature = "pool")]
+const ALLOCATOR: &str = "linked-alloc pool";
 #[cfg(feature = "pool")]
 #[global_allocator]
 static HEAP: linked_alloc::Linked<
     linked_alloc_pool::StaticPool<HEAP_BYTES, linked_alloc_pool::CriticalSectionLock>,
 > = linked_alloc::Linked::new(linked_alloc_pool::StaticPool::new());
 
+#[cfg(feature = "talc")]
+const ALLOCATOR: &str = "talc";
 #[cfg(feature = "talc")]
 #[global_allocator]
 static HEAP: talc::TalcLock<cs_mutex::CsRawMutex, talc::source::Claim> = talc::TalcLock::new({
@@ -78,13 +69,19 @@ static HEAP: talc::TalcLock<cs_mutex::CsRawMutex, talc::source::Claim> = talc::T
 });
 
 #[cfg(feature = "llff")]
+const ALLOCATOR: &str = "embedded-alloc LlffHeap";
+#[cfg(feature = "llff")]
 #[global_allocator]
 static HEAP: embedded_alloc::LlffHeap = embedded_alloc::LlffHeap::empty();
 
 #[cfg(feature = "tlsf")]
+const ALLOCATOR: &str = "embedded-alloc TlsfHeap";
+#[cfg(feature = "tlsf")]
 #[global_allocator]
 static HEAP: embedded_alloc::TlsfHeap = embedded_alloc::TlsfHeap::empty();
 
+#[cfg(feature = "bump")]
+const ALLOCATOR: &str = "bump (baseline)";
 #[cfg(feature = "bump")]
 #[global_allocator]
 static HEAP: bump::Bump = bump::Bump::new();
