@@ -43,22 +43,21 @@ if [ "$run" -eq 1 ] && ! command -v qemu-system-arm >/dev/null 2>&1; then
     run=0
 fi
 
-allocators=(pool talc llff tlsf bump)
-declare -A label=(
-    [pool]='linked-alloc pool (`Linked<StaticPool<N, CriticalSectionLock>>`)'
-    [talc]='talc (`TalcLock<critical section, Claim>`)'
-    [llff]='embedded-alloc `LlffHeap`'
-    [tlsf]='embedded-alloc `TlsfHeap`'
-    [bump]='bump allocator (baseline)'
-)
-# The allocator's own symbols, by crate (besides the __rust_* shims).
-declare -A symbols=(
-    [pool]='linked_alloc(_pool)?::'
-    [talc]='talc::|lock_api::'
-    [llff]='embedded_alloc::|linked_list_allocator::'
-    [tlsf]='embedded_alloc::|rlsf::'
-    [bump]='linked_alloc_firmware_size::bump::'
-)
+# One line per allocator: its feature; its own symbols, by crate (an extended regular
+# expression, besides the __rust_* shims); its name in the table.
+allocators=()
+declare -A symbols label
+while read -r alloc pattern name; do
+    allocators+=("$alloc")
+    symbols[$alloc]=$pattern
+    label[$alloc]=$name
+done <<'EOF'
+pool linked_alloc(_pool)?::                   linked-alloc pool (`Linked<StaticPool<N, CriticalSectionLock>>`)
+talc talc::|lock_api::                        talc (`TalcLock<critical section, Claim>`)
+llff embedded_alloc::|linked_list_allocator:: embedded-alloc `LlffHeap`
+tlsf embedded_alloc::|rlsf::                  embedded-alloc `TlsfHeap`
+bump linked_alloc_firmware_size::bump::       bump allocator (baseline)
+EOF
 shims='__rust_(alloc|dealloc|realloc|alloc_zeroed)$'
 
 out="$(mktemp -d)"
