@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The allocator's code in a firmware image, beside its peers: builds the size probe
-# (examples/firmware-size: one no_std program, its global allocator chosen by a feature)
+# (the binary linked-alloc-firmware-size of examples/firmware, src/bin/size.rs: one
+# no_std program, its global allocator chosen by a feature)
 # with linked-alloc's pool, talc, embedded-alloc's LlffHeap and TlsfHeap, and a bump
 # allocator as the baseline, in release (opt-level "s", LTO) for both boards
 # (thumbv7m-none-eabi, and thumbv6m-none-eabi with the feature `microbit`); boots each
@@ -14,12 +15,12 @@
 #                    __rust_alloc/dealloc/realloc/alloc_zeroed shims left after LTO
 #                    (code inlined into the program's functions is not counted)
 #   .rodata, RAM     readelf -SW (RAM: .data + .bss, the heap arena included)
-# and the versions of the allocator crates (from examples/firmware-size/Cargo.lock).
+# and the versions of the allocator crates (from examples/firmware/Cargo.lock).
 # Installs the Rust targets if missing. Exits non-zero on any failure.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-probe="$root/examples/firmware-size"
+firmware="$root/examples/firmware"
 run=1
 [ "${1:-}" = "--no-run" ] && run=0
 
@@ -42,22 +43,21 @@ if [ "$run" -eq 1 ] && ! command -v qemu-system-arm >/dev/null 2>&1; then
     run=0
 fi
 
-allocators=(pool talc llff tlsf bump)
-declare -A label=(
-    [pool]='linked-alloc pool (`Linked<StaticPool<N, CriticalSectionLock>>`)'
-    [talc]='talc (`TalcLock<critical section, Claim>`)'
-    [llff]='embedded-alloc `LlffHeap`'
-    [tlsf]='embedded-alloc `TlsfHeap`'
-    [bump]='bump allocator (baseline)'
-)
-# The allocator's own symbols, by crate (besides the __rust_* shims).
-declare -A symbols=(
-    [pool]='linked_alloc(_pool)?::'
-    [talc]='talc::|lock_api::'
-    [llff]='embedded_alloc::|linked_list_allocator::'
-    [tlsf]='embedded_alloc::|rlsf::'
-    [bump]='linked_alloc_firmware_size::bump::'
-)
+# One line per allocator: its feature; its own symbols, by crate (an extended regular
+# expression, besides the __rust_* shims); its name in the table.
+allocators=()
+declare -A symbols label
+while read -r alloc pattern name; do
+    allocators+=("$alloc")
+    symbols[$alloc]=$pattern
+    label[$alloc]=$name
+done <<'EOF'
+pool linked_alloc(_pool)?::                   linked-alloc pool (`Linked<StaticPool<N, CriticalSectionLock>>`)
+talc talc::|lock_api::                        talc (`TalcLock<critical section, Claim>`)
+llff embedded_alloc::|linked_list_allocator:: embedded-alloc `LlffHeap`
+tlsf embedded_alloc::|rlsf::                  embedded-alloc `TlsfHeap`
+bump linked_alloc_firmware_size::bump::       bump allocator (baseline)
+EOF
 shims='__rust_(alloc|dealloc|realloc|alloc_zeroed)$'
 
 out="$(mktemp -d)"
@@ -76,10 +76,10 @@ build() {
     for alloc in "${allocators[@]}"; do
         features="$alloc${board:+,$board}"
         say "building $target, features $features"
-        (cd "$probe" && CARGO_TARGET_DIR="$probe/target" nice cargo build --release --quiet \
-            --target "$target" --features "$features")
+        (cd "$firmware" && CARGO_TARGET_DIR="$firmware/target" nice cargo build --release --quiet \
+            --target "$target" --bin linked-alloc-firmware-size --features "$features")
         elf="$out/$target-$alloc"
-        cp "$probe/target/$target/release/linked-alloc-firmware-size" "$elf"
+        cp "$firmware/target/$target/release/linked-alloc-firmware-size" "$elf"
         if [ "$run" -eq 1 ]; then
             log="$out/$target-$alloc.log"
             status=0
@@ -137,8 +137,8 @@ for target in thumbv7m-none-eabi thumbv6m-none-eabi; do
     done
 done
 echo
-printf 'Crate versions (examples/firmware-size/Cargo.lock): %s; %s.\n' \
+printf 'Crate versions (examples/firmware/Cargo.lock): %s; %s.\n' \
     "$(awk '/^name = /{n=$3} /^version = /{gsub(/"/,"",n); v=$3; gsub(/"/,"",v);
         if (n ~ /^(talc|embedded-alloc|linked_list_allocator|rlsf|lock_api)$/) { printf "%s%s %s", sep, n, v; sep = ", " } }' \
-        "$probe/Cargo.lock")" \
+        "$firmware/Cargo.lock")" \
     "$(rustc --version)"

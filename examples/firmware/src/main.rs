@@ -34,23 +34,12 @@ use core::sync::atomic::{AtomicBool, AtomicU32, Ordering::Relaxed};
 
 use cortex_m::peripheral::syst::SystClkSource;
 use cortex_m_rt::{entry, exception};
-use cortex_m_semihosting::{debug, hprintln};
 use linked_alloc::Linked;
+use linked_alloc_firmware::{BOARD, Failure, HEAP_BYTES, fail, fill, intact, pass};
 use linked_alloc_pool::{CriticalSectionLock, StaticPool, TryLock};
 
-/// The heap: 32 KiB of the lm3s6965's 64 KiB of RAM, in `.bss`.
-#[cfg(not(feature = "microbit"))]
-const HEAP_BYTES: usize = 32 * 1024;
-/// The heap: 8 KiB of the nRF51's 16 KiB of RAM, in `.bss`.
-#[cfg(feature = "microbit")]
-const HEAP_BYTES: usize = 8 * 1024;
-
-/// The board's name, for the report.
-const BOARD: &str = if cfg!(feature = "microbit") {
-    "microbit (Cortex-M0)"
-} else {
-    "lm3s6965evb (Cortex-M3)"
-};
+/// The program's name in its result line.
+const PROGRAM: &str = "firmware";
 
 #[global_allocator]
 static HEAP: Linked<StaticPool<HEAP_BYTES, CriticalSectionLock>> = Linked::new(StaticPool::new());
@@ -70,31 +59,6 @@ static TICK_FAILED: AtomicBool = AtomicBool::new(false);
 /// Interrupts main waits for before it stops (it keeps allocating until then).
 const MIN_TICKS: u32 = 2000;
 
-/// Fills `len` bytes at `p` with a pattern of `seed`.
-///
-/// # Safety
-/// `p` is a live block of at least `len` bytes that only the caller uses.
-unsafe fn fill(p: NonNull<u8>, len: usize, seed: u32) {
-    for i in 0..len {
-        // SAFETY: `i < len`, inside the block (the caller's precondition).
-        unsafe {
-            p.as_ptr()
-                .add(i)
-                .write((seed as usize).wrapping_add(i * 7) as u8)
-        };
-    }
-}
-
-/// Whether `len` bytes at `p` still hold the pattern of `seed`.
-///
-/// # Safety
-/// `p` is a live block of at least `len` bytes filled by [`fill`] with `seed`.
-unsafe fn intact(p: NonNull<u8>, len: usize, seed: u32) -> bool {
-    // SAFETY: `i < len`, inside the block (the caller's precondition).
-    (0..len)
-        .all(|i| unsafe { p.as_ptr().add(i).read() } == (seed as usize).wrapping_add(i * 7) as u8)
-}
-
 /// The SysTick handler's work: a root with a child from HEAP, a `Box` through the
 /// global allocator, each filled and checked; then a try at `TRY_HEAP`.
 fn tick_work(seed: u32) -> Result<(), Failure> {
@@ -107,10 +71,13 @@ fn tick_work(seed: u32) -> Result<(), Failure> {
         let child = HEAP
             .allocate_more(24, root)
             .map_err(|_| "tick: allocate_more failed")?;
-        fill(root, 40, seed);
-        fill(child, 24, !seed);
+        fill(root.as_ptr(), 40, seed);
+        fill(child.as_ptr(), 24, !seed);
         let boxed = Box::new([seed; 6]);
-        if !intact(root, 40, seed) || !intact(child, 24, !seed) || *boxed != [seed; 6] {
+        if !intact(root.as_ptr(), 40, seed)
+            || !intact(child.as_ptr(), 24, !seed)
+            || *boxed != [seed; 6]
+        {
             return Err("tick: a block was overwritten");
         }
         HEAP.free_buffer(root);
@@ -119,8 +86,8 @@ fn tick_work(seed: u32) -> Result<(), Failure> {
         Ok(p) => {
             // SAFETY: `p` is a live root of TRY_HEAP of 24 bytes, freed after its check.
             unsafe {
-                fill(p, 24, seed);
-                let ok = intact(p, 24, seed);
+                fill(p.as_ptr(), 24, seed);
+                let ok = intact(p.as_ptr(), 24, seed);
                 TRY_HEAP.free_buffer(p);
                 if !ok {
                     return Err("tick: a try-lock block was overwritten");
@@ -150,8 +117,8 @@ fn try_heap_loop(seed: u32) -> Result<(), Failure> {
             .map_err(|_| "main: TRY_HEAP refused")?;
         // SAFETY: `p` is a live root of TRY_HEAP of 200 bytes, freed after its check.
         unsafe {
-            fill(p, 200, seed + i);
-            let ok = intact(p, 200, seed + i);
+            fill(p.as_ptr(), 200, seed + i);
+            let ok = intact(p.as_ptr(), 200, seed + i);
             TRY_HEAP.free_buffer(p);
             if !ok {
                 return Err("main: a try-lock block was overwritten");
@@ -192,9 +159,6 @@ const PR_ROWID: u32 = 0x3000_0003;
 const PR_DISPLAY_NAME: u32 = 0x3001_001E;
 const PR_SIZE: u32 = 0x0E08_0003;
 const ROWS: usize = 12;
-
-/// Why a check failed.
-type Failure = &'static str;
 
 /// Copies `text` into a buffer linked to `root`.
 ///
@@ -346,16 +310,13 @@ fn run(mut syst: cortex_m::peripheral::SYST) -> Result<(usize, usize, usize, u32
 #[entry]
 fn main() -> ! {
     let Some(peripherals) = cortex_m::Peripherals::take() else {
-        hprintln!("firmware: FAILED: peripherals taken twice");
-        debug::exit(debug::EXIT_FAILURE);
-        loop {
-            cortex_m::asm::wfi();
-        }
+        fail(PROGRAM, "peripherals taken twice")
     };
     match run(peripherals.SYST) {
-        Ok((capacity, text, largest, rounds)) => {
-            hprintln!(
-                "firmware: OK: {}: {} rows with {} bytes of names built and freed {} times; \
+        Ok((capacity, text, largest, rounds)) => pass(
+            PROGRAM,
+            format_args!(
+                "{}: {} rows with {} bytes of names built and freed {} times; \
                  {} SysTick interrupts allocated and freed too; try-lock pool: {} handler \
                  allocations served, {} refused at once while main held it; \
                  pool empty again ({} of {} bytes free in one block)",
@@ -368,24 +329,13 @@ fn main() -> ! {
                 TRY_REFUSED.load(Relaxed),
                 largest + 16,
                 capacity
-            );
-            debug::exit(debug::EXIT_SUCCESS);
-        }
-        Err(why) => {
-            hprintln!("firmware: FAILED: {}", why);
-            debug::exit(debug::EXIT_FAILURE);
-        }
-    }
-    loop {
-        cortex_m::asm::wfi();
+            ),
+        ),
+        Err(why) => fail(PROGRAM, why),
     }
 }
 
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
-    hprintln!("firmware: FAILED: panic: {}", info);
-    debug::exit(debug::EXIT_FAILURE);
-    loop {
-        cortex_m::asm::wfi();
-    }
+    fail(PROGRAM, format_args!("panic: {info}"))
 }

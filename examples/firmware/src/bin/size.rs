@@ -1,6 +1,7 @@
 //! Size probe: the same `no_std` program with one of five global allocators, chosen by
 //! a Cargo feature, so that the allocators' code can be compared in a firmware image
-//! (`bash scripts/firmware-size.sh` builds each for both boards and prints the table).
+//! (`bash scripts/firmware-size.sh` builds each for both boards and prints the table;
+//! `cargo build --release --bin linked-alloc-firmware-size --features talc`, say, one).
 //!
 //! - `pool`: linked-alloc's `Linked<StaticPool<N, CriticalSectionLock>>`;
 //! - `talc`: talc's `TalcLock` over a static arena (`Claim`), locked by a critical section;
@@ -14,9 +15,9 @@
 //! allocator directly, with a small and a 64-byte alignment; every block is checked.
 //! It reports over semihosting and exits with `EXIT_SUCCESS` or `EXIT_FAILURE`.
 //!
-//! Two boards, as examples/firmware: QEMU's Cortex-M3 `lm3s6965evb`
-//! (`thumbv7m-none-eabi`), and with the feature `microbit` its Cortex-M0 `microbit`
-//! (`thumbv6m-none-eabi`).
+//! The two boards, heap sizes, pattern checks and report of the firmware (this package's
+//! library): QEMU's Cortex-M3 `lm3s6965evb` (`thumbv7m-none-eabi`), and with the feature
+//! `microbit` its Cortex-M0 `microbit` (`thumbv6m-none-eabi`).
 #![no_std]
 #![no_main]
 
@@ -30,7 +31,7 @@ use alloc::vec::Vec;
 use core::hint::black_box;
 
 use cortex_m_rt::entry;
-use cortex_m_semihosting::{debug, hprintln};
+use linked_alloc_firmware::{Failure, HEAP_BYTES, fail, fill, intact, pass, pattern};
 
 #[cfg(not(any(
     feature = "pool",
@@ -41,37 +42,24 @@ use cortex_m_semihosting::{debug, hprintln};
 )))]
 compile_error!("pick the global allocator: one of the features pool, talc, llff, tlsf, bump");
 
-/// The heap: 32 KiB of the lm3s6965's 64 KiB of RAM, as in examples/firmware.
-#[cfg(not(feature = "microbit"))]
-const HEAP_BYTES: usize = 32 * 1024;
-/// The heap: 8 KiB of the nRF51's 16 KiB of RAM, as in examples/firmware.
-#[cfg(feature = "microbit")]
-const HEAP_BYTES: usize = 8 * 1024;
-
-/// Which allocator this image has, for the report.
-const ALLOCATOR: &str = if cfg!(feature = "pool") {
-    "linked-alloc pool"
-} else if cfg!(feature = "talc") {
-    "talc"
-} else if cfg!(feature = "llff") {
-    "embedded-alloc LlffHeap"
-} else if cfg!(feature = "tlsf") {
-    "embedded-alloc TlsfHeap"
-} else {
-    "bump (baseline)"
-};
+/// The program's name in its result line.
+const PROGRAM: &str = "firmware-size";
 
 /// Rounds of the work.
 const ROUNDS: u32 = 200;
 
-// --- The global allocators ------------------------------------------------------------
+// --- The global allocators, and each one's name for the report ----------------------
 
+#[cfg(feature = "pool")]
+const ALLOCATOR: &str = "linked-alloc pool";
 #[cfg(feature = "pool")]
 #[global_allocator]
 static HEAP: linked_alloc::Linked<
     linked_alloc_pool::StaticPool<HEAP_BYTES, linked_alloc_pool::CriticalSectionLock>,
 > = linked_alloc::Linked::new(linked_alloc_pool::StaticPool::new());
 
+#[cfg(feature = "talc")]
+const ALLOCATOR: &str = "talc";
 #[cfg(feature = "talc")]
 #[global_allocator]
 static HEAP: talc::TalcLock<cs_mutex::CsRawMutex, talc::source::Claim> = talc::TalcLock::new({
@@ -81,13 +69,19 @@ static HEAP: talc::TalcLock<cs_mutex::CsRawMutex, talc::source::Claim> = talc::T
 });
 
 #[cfg(feature = "llff")]
+const ALLOCATOR: &str = "embedded-alloc LlffHeap";
+#[cfg(feature = "llff")]
 #[global_allocator]
 static HEAP: embedded_alloc::LlffHeap = embedded_alloc::LlffHeap::empty();
 
 #[cfg(feature = "tlsf")]
+const ALLOCATOR: &str = "embedded-alloc TlsfHeap";
+#[cfg(feature = "tlsf")]
 #[global_allocator]
 static HEAP: embedded_alloc::TlsfHeap = embedded_alloc::TlsfHeap::empty();
 
+#[cfg(feature = "bump")]
+const ALLOCATOR: &str = "bump (baseline)";
 #[cfg(feature = "bump")]
 #[global_allocator]
 static HEAP: bump::Bump = bump::Bump::new();
@@ -210,34 +204,6 @@ mod bump {
 
 // --- The work -------------------------------------------------------------------------
 
-/// Why a check failed.
-type Failure = &'static str;
-
-/// The byte of the pattern of `seed` at `i`.
-fn pattern(seed: u32, i: usize) -> u8 {
-    (seed as usize).wrapping_add(i * 7) as u8
-}
-
-/// Fills `len` bytes at `p` with the pattern of `seed`.
-///
-/// # Safety
-/// `p` is a live block of at least `len` bytes that only the caller uses.
-unsafe fn fill(p: *mut u8, len: usize, seed: u32) {
-    for i in 0..len {
-        // SAFETY: `i < len`, inside the block (the caller's precondition).
-        unsafe { p.add(i).write(pattern(seed, i)) };
-    }
-}
-
-/// Whether `len` bytes at `p` still hold the pattern of `seed`.
-///
-/// # Safety
-/// `p` is a live block of at least `len` bytes.
-unsafe fn intact(p: *const u8, len: usize, seed: u32) -> bool {
-    // SAFETY: `i < len`, inside the block (the caller's precondition).
-    (0..len).all(|i| unsafe { p.add(i).read() } == pattern(seed, i))
-}
-
 /// `alloc`'s collections: strings in a growing vector, `retain`, `shrink_to_fit`, a
 /// `Box`, a byte vector grown one push at a time.
 fn collections(round: u32) -> Result<usize, Failure> {
@@ -315,30 +281,15 @@ fn main() -> ! {
         }
     }
     match result {
-        Ok(()) => {
-            hprintln!(
-                "firmware-size: OK: {}: {} rounds, {} bytes of names",
-                ALLOCATOR,
-                ROUNDS,
-                total
-            );
-            debug::exit(debug::EXIT_SUCCESS);
-        }
-        Err(why) => {
-            hprintln!("firmware-size: FAILED: {}: {}", ALLOCATOR, why);
-            debug::exit(debug::EXIT_FAILURE);
-        }
-    }
-    loop {
-        cortex_m::asm::wfi();
+        Ok(()) => pass(
+            PROGRAM,
+            format_args!("{ALLOCATOR}: {ROUNDS} rounds, {total} bytes of names"),
+        ),
+        Err(why) => fail(PROGRAM, format_args!("{ALLOCATOR}: {why}")),
     }
 }
 
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
-    hprintln!("firmware-size: FAILED: panic: {}", info);
-    debug::exit(debug::EXIT_FAILURE);
-    loop {
-        cortex_m::asm::wfi();
-    }
+    fail(PROGRAM, format_args!("panic: {info}"))
 }
