@@ -96,14 +96,18 @@
 #[cfg(feature = "std")]
 extern crate std;
 
+mod heaps;
 pub mod lock;
 mod pool;
 mod region;
 mod static_pool;
+pub mod storage;
 mod tlsf;
 
+pub use heaps::MAX_REGIONS;
 #[cfg(feature = "critical-section")]
 pub use lock::CriticalSectionLock;
 pub use lock::{PoolLock, SpinLock, TryLock};
-pub use region::{PoolRegion, RegionTooSmall};
+pub use pool::Pool;
+pub use region::{AddRegionError, PoolRegion, RegionTooSmall};
 pub use static_pool::StaticPool;
