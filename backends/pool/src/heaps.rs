@@ -122,17 +122,18 @@ impl Extra {
     }
 }
 
-/// The regions added to a pool, in the pool's locked state.
+/// The regions added to a pool, in the pool's locked state: the first `count` slots
+/// are `Some`. All zeros when empty, so that a pool in a `static` stays in `.bss`.
 #[derive(Debug)]
 pub(crate) struct Extras {
-    regions: [NonNull<Extra>; MAX_REGIONS - 1],
+    regions: [Option<NonNull<Extra>>; MAX_REGIONS - 1],
     count: usize,
 }
 
 impl Extras {
     pub(crate) const fn new() -> Self {
         Self {
-            regions: [NonNull::dangling(); MAX_REGIONS - 1],
+            regions: [None; MAX_REGIONS - 1],
             count: 0,
         }
     }
@@ -148,7 +149,7 @@ impl Extras {
     pub(crate) fn push(&mut self, region: NonNull<Extra>) -> bool {
         match self.regions.get_mut(self.count) {
             Some(slot) => {
-                *slot = region;
+                *slot = Some(region);
                 self.count += 1;
                 true
             }
@@ -194,7 +195,7 @@ impl<'a> Heaps<'a> {
     /// Whether `f` holds for the address and length of a region added to the pool (as
     /// it was given).
     pub(crate) fn any_extra(&self, mut f: impl FnMut((usize, usize)) -> bool) -> bool {
-        self.extras.regions[..self.extras.count].iter().any(|p| {
+        self.extras.regions.iter().flatten().any(|p| {
             // SAFETY: a region placed by `Extra::place` (`Heaps::new`'s precondition);
             // `given` is read through the pointer, and no `&mut` to it exists while
             // `&self` is borrowed (heaps are handed out only through `&mut self`).
@@ -205,12 +206,15 @@ impl<'a> Heaps<'a> {
     /// The heap of region `r` (`r < count()`).
     #[inline]
     pub(crate) fn heap(&mut self, r: usize) -> Heap<'_> {
-        if r == 0 {
-            self.first.reborrow()
-        } else {
-            // SAFETY: a region of the pool (`Heaps::new`'s precondition), with no other
-            // view: the result borrows `self` mutably, so no other heap of `self` lives.
-            unsafe { Extra::view(self.extras.regions[r - 1]) }
+        match r.checked_sub(1) {
+            None => self.first.reborrow(),
+            Some(i) => match self.extras.regions[i] {
+                // SAFETY: a region of the pool (`Heaps::new`'s precondition), with no
+                // other view: the result borrows `self` mutably, so no other heap of
+                // `self` lives.
+                Some(region) => unsafe { Extra::view(region) },
+                None => unreachable!("region {r} is not in the pool"),
+            },
         }
     }
 

@@ -186,16 +186,28 @@ impl Tlsf {
     #[inline]
     pub(crate) unsafe fn view(&mut self, base: NonNull<u8>, len: usize) -> Heap<'_> {
         if !self.ready {
-            self.lay_out(base.as_ptr() as usize, len);
+            // SAFETY: the caller's precondition is `set_up`'s.
+            unsafe { self.set_up(base, len) };
         }
         // SAFETY: `lay_out` keeps `skip + span <= len`, so `base + skip` stays inside
         // (or one past the end of) the region, which is valid (the precondition).
         let mem = unsafe { base.add(self.skip) };
-        let mut heap = Heap { st: self, mem };
-        if !heap.st.ready {
-            heap.format();
-        }
-        heap
+        Heap { st: self, mem }
+    }
+
+    /// Lays out the tables and one free block over the whole heap, once (out of line:
+    /// every view but the first skips it).
+    ///
+    /// # Safety
+    /// As for [`view`](Self::view).
+    #[cold]
+    #[inline(never)]
+    unsafe fn set_up(&mut self, base: NonNull<u8>, len: usize) {
+        self.lay_out(base.as_ptr() as usize, len);
+        // SAFETY: `lay_out` keeps `skip + span <= len`, so `base + skip` stays inside
+        // (or one past the end of) the region, which is valid (the precondition).
+        let mem = unsafe { base.add(self.skip) };
+        Heap { st: self, mem }.format();
     }
 
     /// Whether a region at `addr` of `len` bytes holds the tables and one block (of a
