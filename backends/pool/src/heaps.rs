@@ -158,6 +158,14 @@ impl Extras {
     }
 }
 
+/// A region index past the pool's regions: only from a chain link overwritten (a
+/// write past the end of a block).
+#[cold]
+#[inline(never)]
+fn no_region() -> ! {
+    panic!("linked-alloc-pool: a chain link names no region of the pool (a block was overrun)")
+}
+
 /// Every region of one pool, for the time of one locked call.
 pub(crate) struct Heaps<'a> {
     first: Heap<'a>,
@@ -208,13 +216,19 @@ impl<'a> Heaps<'a> {
     pub(crate) fn heap(&mut self, r: usize) -> Heap<'_> {
         match r.checked_sub(1) {
             None => self.first.reborrow(),
-            Some(i) => match self.extras.regions[i] {
-                // SAFETY: a region of the pool (`Heaps::new`'s precondition), with no
-                // other view: the result borrows `self` mutably, so no other heap of
-                // `self` lives.
-                Some(region) => unsafe { Extra::view(region) },
-                None => unreachable!("region {r} is not in the pool"),
-            },
+            Some(i) => self.extra_heap(i),
+        }
+    }
+
+    /// The heap of the added region `i` (region `i + 1`): out of line, so that the
+    /// common case, the first region, stays small wherever it is inlined.
+    #[inline(never)]
+    fn extra_heap(&mut self, i: usize) -> Heap<'_> {
+        match self.extras.regions.get(i).copied().flatten() {
+            // SAFETY: a region of the pool (`Heaps::new`'s precondition), with no other
+            // view: the result borrows `self` mutably, so no other heap of `self` lives.
+            Some(region) => unsafe { Extra::view(region) },
+            None => no_region(),
         }
     }
 
@@ -228,29 +242,58 @@ impl<'a> Heaps<'a> {
         align: usize,
         kind: BlockKind,
     ) -> Option<(BlockRef, NonNull<u8>)> {
-        for r in 0..self.count() {
-            let mut heap = self.heap(r);
-            if let Some(off) = heap.allocate(size, align, kind) {
-                // SAFETY: `off` is the payload offset of a block of `heap`, inside (or,
-                // for an empty payload at the very end, one past) its region.
-                let ptr = unsafe { heap.mem().add(off) };
-                return Some((
-                    BlockRef {
-                        region: r,
-                        header: off - HEADER,
-                    },
-                    ptr,
-                ));
-            }
+        // The first region straight away: the common case, and the only one of a pool
+        // given no other region.
+        match Self::allocate_in(&mut self.first, 0, size, align, kind) {
+            Some(found) => Some(found),
+            None if self.extras.count > 0 => self.allocate_in_extras(size, align, kind),
+            None => None,
         }
-        None
+    }
+
+    /// [`allocate`](Self::allocate) in the added regions, in order.
+    #[inline(never)]
+    fn allocate_in_extras(
+        &mut self,
+        size: usize,
+        align: usize,
+        kind: BlockKind,
+    ) -> Option<(BlockRef, NonNull<u8>)> {
+        (1..self.count()).find_map(|r| Self::allocate_in(&mut self.heap(r), r, size, align, kind))
+    }
+
+    /// Allocates from `heap`, region `r`.
+    #[inline]
+    fn allocate_in(
+        heap: &mut Heap<'_>,
+        r: usize,
+        size: usize,
+        align: usize,
+        kind: BlockKind,
+    ) -> Option<(BlockRef, NonNull<u8>)> {
+        let off = heap.allocate(size, align, kind)?;
+        // SAFETY: `off` is the payload offset of a block of `heap`, inside (or, for an
+        // empty payload at the very end, one past) its region.
+        let ptr = unsafe { heap.mem().add(off) };
+        let header = off - HEADER;
+        Some((BlockRef { region: r, header }, ptr))
     }
 
     /// The live block whose payload is at `addr`, in any region: exact for any
     /// address.
     #[inline]
     pub(crate) fn live_block(&mut self, addr: usize) -> Option<(BlockRef, BlockKind)> {
-        (0..self.count()).find_map(|r| {
+        match self.first.live_block(addr) {
+            Some(LiveBlock { header, kind }) => Some((BlockRef { region: 0, header }, kind)),
+            None if self.extras.count > 0 => self.live_block_in_extras(addr),
+            None => None,
+        }
+    }
+
+    /// [`live_block`](Self::live_block) in the added regions.
+    #[inline(never)]
+    fn live_block_in_extras(&mut self, addr: usize) -> Option<(BlockRef, BlockKind)> {
+        (1..self.count()).find_map(|r| {
             let LiveBlock { header, kind } = self.heap(r).live_block(addr)?;
             Some((BlockRef { region: r, header }, kind))
         })

@@ -24,10 +24,25 @@ use crate::tlsf::{BlockKind, HEADER, Tlsf};
 struct Locked {
     first: Tlsf,
     extras: Extras,
+    counts: Counts,
+}
+
+/// The live counts and the high-water mark.
+#[derive(Debug)]
+struct Counts {
     stats: Stats,
     /// The most bytes the blocks ever took at once, headers included (the high-water
     /// mark of `capacity - free_bytes`).
     peak: usize,
+}
+
+impl Counts {
+    /// Raises the high-water mark to what the blocks take now: after an allocation or
+    /// a growth, the only calls that can raise it (O(1) per region).
+    #[inline]
+    fn raise_peak(&mut self, heaps: &mut Heaps<'_>) {
+        self.peak = self.peak.max(heaps.used());
+    }
 }
 
 /// The lock and what it guards.
@@ -44,12 +59,14 @@ impl<L: PoolLock> State<L> {
             locked: UnsafeCell::new(Locked {
                 first: Tlsf::new(),
                 extras: Extras::new(),
-                stats: Stats {
-                    roots: 0,
-                    children: 0,
-                    bytes_in_use: 0,
+                counts: Counts {
+                    stats: Stats {
+                        roots: 0,
+                        children: 0,
+                        bytes_in_use: 0,
+                    },
+                    peak: 0,
                 },
-                peak: 0,
             }),
         }
     }
@@ -142,7 +159,7 @@ impl<S: Storage, L: PoolLock> Pool<S, L> {
     /// and the counts. `None` only for [`Wait::Policy`] with a lock that found the pool
     /// busy.
     #[inline]
-    fn with<R>(&self, wait: Wait, f: impl FnOnce(&mut Heaps<'_>, &mut Stats) -> R) -> Option<R> {
+    fn with<R>(&self, wait: Wait, f: impl FnOnce(&mut Heaps<'_>, &mut Counts) -> R) -> Option<R> {
         let region = self.storage.region();
         let locked = || {
             // SAFETY: this closure runs under the lock, which (`PoolLock`'s contract)
@@ -151,8 +168,7 @@ impl<S: Storage, L: PoolLock> Pool<S, L> {
             let Locked {
                 first,
                 extras,
-                stats,
-                peak,
+                counts,
             } = unsafe { &mut *self.state.locked.get() };
             // SAFETY: `Storage::region` gives valid bytes of this pool alone, the same
             // on every call (the contract of the sealed trait), which is `Tlsf::view`'s
@@ -162,10 +178,7 @@ impl<S: Storage, L: PoolLock> Pool<S, L> {
             // memory the pool owns for good (`add_region`); the lock makes these views
             // the only ones.
             let mut heaps = unsafe { Heaps::new(first, extras) };
-            let r = f(&mut heaps, stats);
-            // Only allocations and growth raise it; a few loads and a compare otherwise.
-            *peak = (*peak).max(heaps.used());
-            r
+            f(&mut heaps, counts)
         };
         match wait {
             Wait::Policy => self.state.lock.lock(locked),
@@ -175,7 +188,7 @@ impl<S: Storage, L: PoolLock> Pool<S, L> {
 
     /// [`with`](Self::with) for a call that cannot fail: waits for the lock.
     #[inline]
-    fn with_wait<R>(&self, f: impl FnOnce(&mut Heaps<'_>, &mut Stats) -> R) -> R {
+    fn with_wait<R>(&self, f: impl FnOnce(&mut Heaps<'_>, &mut Counts) -> R) -> R {
         match self.with(Wait::Always, f) {
             Some(r) => r,
             None => unreachable!("Wait::Always gives Some"),
@@ -199,7 +212,7 @@ impl<S: Storage, L: PoolLock> Pool<S, L> {
         parent: Option<NonNull<u8>>,
     ) -> Result<NonNull<u8>, AllocError> {
         let align = block_align(layout);
-        let result = self.with(Wait::Policy, |heaps, stats| {
+        let result = self.with(Wait::Policy, |heaps, counts| {
             let after = match parent {
                 None => None,
                 Some(p) => match heaps.live_block(p.as_ptr() as usize) {
@@ -217,11 +230,12 @@ impl<S: Storage, L: PoolLock> Pool<S, L> {
             match after {
                 Some(after) => {
                     heaps.link_after(after, block);
-                    stats.children += 1;
+                    counts.stats.children += 1;
                 }
-                None => stats.roots += 1,
+                None => counts.stats.roots += 1,
             }
-            stats.bytes_in_use += layout.size();
+            counts.stats.bytes_in_use += layout.size();
+            counts.raise_peak(heaps);
             Ok(ptr)
         });
         // A busy pool under a lock that does not wait: refused, as out of memory.
@@ -293,7 +307,7 @@ impl<S: Storage, L: PoolLock> Pool<S, L> {
     pub fn peak_used(&self) -> usize {
         // Through `with`, so that the first call lays the pool out as the others do.
         self.with_wait(|_, _| ());
-        self.read(|locked| locked.peak)
+        self.read(|locked| locked.counts.peak)
     }
 
     /// The payload bytes of the largest free block of any region (0 if none): with
@@ -476,7 +490,7 @@ impl<S: Storage, L: PoolLock> fmt::Debug for Pool<S, L> {
         let now = self.state.lock.try_lock(|| {
             // SAFETY: under the lock: the only access to `locked` (see `with`).
             let locked = unsafe { &*self.state.locked.get() };
-            (locked.stats, 1 + locked.extras.count())
+            (locked.counts.stats, 1 + locked.extras.count())
         });
         let region = self.storage.region();
         f.debug_struct(S::NAME)
@@ -512,19 +526,20 @@ unsafe impl<S: Storage, L: PoolLock> LinkedAllocator for Pool<S, L> {
     /// anything else.
     #[inline]
     unsafe fn free_root(&self, root: NonNull<u8>) {
-        let freed = self.with_wait(
-            |heaps, stats| match heaps.live_block(root.as_ptr() as usize) {
-                Some((block, BlockKind::Root)) => {
-                    let (children, bytes) = heaps.free_chain(block);
-                    stats.roots -= 1;
-                    stats.children -= children;
-                    stats.bytes_in_use -= bytes;
-                    Ok(())
-                }
-                Some((_, BlockKind::Child)) => Err("a child, not a root"),
-                None => Err("a pointer that is not a live block of this pool"),
-            },
-        );
+        let freed =
+            self.with_wait(
+                |heaps, counts| match heaps.live_block(root.as_ptr() as usize) {
+                    Some((block, BlockKind::Root)) => {
+                        let (children, bytes) = heaps.free_chain(block);
+                        counts.stats.roots -= 1;
+                        counts.stats.children -= children;
+                        counts.stats.bytes_in_use -= bytes;
+                        Ok(())
+                    }
+                    Some((_, BlockKind::Child)) => Err("a child, not a root"),
+                    None => Err("a pointer that is not a live block of this pool"),
+                },
+            );
         if let Err(what) = freed {
             bad_pointer("free_root", what);
         }
@@ -532,7 +547,7 @@ unsafe impl<S: Storage, L: PoolLock> LinkedAllocator for Pool<S, L> {
 
     #[inline]
     fn stats(&self) -> Stats {
-        self.read(|locked| locked.stats)
+        self.read(|locked| locked.counts.stats)
     }
 
     /// Checks `block` against the live maps (any pointer); `root` is not needed.
@@ -545,13 +560,14 @@ unsafe impl<S: Storage, L: PoolLock> LinkedAllocator for Pool<S, L> {
         layout: Layout,
         new_size: usize,
     ) -> bool {
-        let done = self.with(Wait::Policy, |heaps, stats| {
+        let done = self.with(Wait::Policy, |heaps, counts| {
             let (b, _) = heaps.live_block(block.as_ptr() as usize).ok_or(())?;
             let old = heaps.requested(b);
             debug_assert_eq!(old, layout.size(), "resize_in_place: wrong layout");
             let resized = heaps.resize(b, new_size);
             if resized {
-                stats.bytes_in_use = stats.bytes_in_use - old + new_size;
+                counts.stats.bytes_in_use = counts.stats.bytes_in_use - old + new_size;
+                counts.raise_peak(heaps);
             }
             Ok(resized)
         });
@@ -566,7 +582,7 @@ unsafe impl<S: Storage, L: PoolLock> LinkedAllocator for Pool<S, L> {
     /// Checks `child` against the live maps (any pointer); `root` is not needed. O(1):
     /// the chain is doubly linked.
     unsafe fn reclaim_child(&self, _root: NonNull<u8>, child: NonNull<u8>, layout: Layout) -> bool {
-        let done = self.with(Wait::Policy, |heaps, stats| {
+        let done = self.with(Wait::Policy, |heaps, counts| {
             match heaps.live_block(child.as_ptr() as usize) {
                 Some((b, BlockKind::Child)) => {
                     debug_assert_eq!(
@@ -574,8 +590,8 @@ unsafe impl<S: Storage, L: PoolLock> LinkedAllocator for Pool<S, L> {
                         layout.size(),
                         "reclaim_child: wrong layout"
                     );
-                    stats.children -= 1;
-                    stats.bytes_in_use -= heaps.free_child(b);
+                    counts.stats.children -= 1;
+                    counts.stats.bytes_in_use -= heaps.free_child(b);
                     true
                 }
                 _ => false,

@@ -494,7 +494,7 @@ impl Heap<'_> {
     /// Allocates a block with a payload of `size` bytes aligned to `align` (a power of
     /// two), marked as a block of `kind`: returns the payload's offset. The block is on
     /// no chain yet.
-    #[inline]
+    #[inline(never)]
     pub(crate) fn allocate(&mut self, size: usize, align: usize, kind: BlockKind) -> Option<usize> {
         if size > MAX_SPAN - HEADER || align > MAX_SPAN {
             return None;
