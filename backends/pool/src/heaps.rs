@@ -315,6 +315,16 @@ impl<'a> Heaps<'a> {
     /// (in any regions).
     #[inline]
     pub(crate) fn link_after(&mut self, after: BlockRef, new: BlockRef) {
+        if self.extras.count == 0 {
+            // One region: every link is a plain offset (region 0 in its low bits).
+            return self.first.link_after(after.header, new.header);
+        }
+        self.link_after_across(after, new);
+    }
+
+    /// [`link_after`](Self::link_after) in a pool of several regions.
+    #[inline(never)]
+    fn link_after_across(&mut self, after: BlockRef, new: BlockRef) {
         let next = self.heap(after.region).chain_next(after.header);
         {
             let mut heap = self.heap(new.region);
@@ -333,6 +343,16 @@ impl<'a> Heaps<'a> {
     /// requested).
     #[inline]
     pub(crate) fn free_chain(&mut self, root: BlockRef) -> (usize, usize) {
+        if self.extras.count == 0 {
+            // One region: every link is a plain offset (region 0 in its low bits).
+            return self.first.free_chain(root.header);
+        }
+        self.free_chain_across(root)
+    }
+
+    /// [`free_chain`](Self::free_chain) in a pool of several regions.
+    #[inline(never)]
+    fn free_chain_across(&mut self, root: BlockRef) -> (usize, usize) {
         let (mut children, mut bytes) = (0, 0);
         let mut next = Some(root);
         while let Some(c) = next {
@@ -384,12 +404,23 @@ impl<'a> Heaps<'a> {
     /// Bytes the blocks take now, headers included: `capacity - free_bytes`.
     #[inline]
     pub(crate) fn used(&mut self) -> usize {
-        let mut used = self.first.capacity() - self.first.free_bytes();
-        for r in 1..self.count() {
-            let heap = self.heap(r);
-            used += heap.capacity() - heap.free_bytes();
+        let used = self.first.capacity() - self.first.free_bytes();
+        if self.extras.count == 0 {
+            used
+        } else {
+            used + self.used_in_extras()
         }
-        used
+    }
+
+    /// [`used`](Self::used) in the added regions.
+    #[inline(never)]
+    fn used_in_extras(&mut self) -> usize {
+        (1..self.count())
+            .map(|r| {
+                let heap = self.heap(r);
+                heap.capacity() - heap.free_bytes()
+            })
+            .sum()
     }
 
     /// The size of the largest free block of any region (header included), 0 if none.

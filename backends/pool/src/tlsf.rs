@@ -587,6 +587,36 @@ impl Heap<'_> {
         self.rd(b + AUX) as usize
     }
 
+    /// Links the fresh block `new` into the chain right after the live block `after`,
+    /// for a pool of one region, whose chain links are plain offsets.
+    #[inline]
+    pub(crate) fn link_after(&mut self, after: usize, new: usize) {
+        let next = self.rd(after + NEXT);
+        self.wr(new + NEXT, next);
+        self.wr(new + PREV, after as u32);
+        if let Some(n) = link(next) {
+            self.wr(n + PREV, new as u32);
+        }
+        self.wr(after + NEXT, new as u32);
+    }
+
+    /// Frees the live root at `b` and every block of its chain, for a pool of one
+    /// region: O(1) per block, with constant stack. Returns (children, bytes
+    /// requested).
+    #[inline]
+    pub(crate) fn free_chain(&mut self, b: usize) -> (usize, usize) {
+        let (mut children, mut bytes) = (0, 0);
+        let mut next = Some(b);
+        while let Some(c) = next {
+            // Read the link first: freeing `c` may merge its header into a free block.
+            next = link(self.rd(c + NEXT));
+            bytes += self.requested(c);
+            children += usize::from(c != b);
+            self.free_block(c);
+        }
+        (children, bytes)
+    }
+
     /// The chain's link to the next block, in the header of the used block at `b`
     /// (opaque here: the links are written by the pool, over all its regions).
     #[inline]
