@@ -145,7 +145,9 @@ impl<S: Storage, L: PoolLock> Pool<S, L> {
         }
     }
 
-    /// The pool's state, for `StaticPool::new_in_place`, which writes it alone.
+    /// Writes an empty state (lock, tables' state, counts) into the pool at `this`,
+    /// and nothing else: for `StaticPool::new_in_place`, whose storage is valid
+    /// uninitialized.
     ///
     /// # Safety
     /// `this` points to a pool's place, valid for writes.

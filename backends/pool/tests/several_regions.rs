@@ -8,7 +8,7 @@ mod common;
 use core::alloc::Layout;
 use core::ptr::NonNull;
 
-use common::{Rng, check, fill, iterations};
+use common::{Block, Rng, assert_untouched, check, fill, iterations};
 use linked_alloc::{BlockStatus, LinkedAllocator, MIN_ALIGN, Stats};
 use linked_alloc_pool::{
     AddRegionError, MAX_REGIONS, PoolLock, PoolRegion, RegionTooSmall, SpinLock, StaticPool,
@@ -62,14 +62,6 @@ fn region_of(ranges: &[Range], p: NonNull<u8>, len: usize) -> usize {
         .iter()
         .position(|r| r.holds(p, len))
         .unwrap_or_else(|| panic!("{p:?} (+{len}) lies in no region of the pool"))
-}
-
-/// A live block made by a test.
-#[derive(Clone, Copy, Debug)]
-struct Block {
-    ptr: NonNull<u8>,
-    size: usize,
-    seed: usize,
 }
 
 /// A root and its children (the root first), each pattern-filled.
@@ -364,10 +356,8 @@ fn a_region_too_small_is_refused_and_left_unwritten() {
                     assert_eq!(pool.regions(), 1);
                     assert_eq!((pool.capacity(), pool.free_bytes()), (capacity, free));
                     assert_eq!(pool.check_integrity(), integrity);
-                    for i in 0..1024 {
-                        // SAFETY: `i < 1024`, inside BUF.
-                        assert_eq!(unsafe { buf.add(i).read() }, UNTOUCHED, "len {len}");
-                    }
+                    // SAFETY: BUF's 1024 bytes, which the pool did not take.
+                    unsafe { assert_untouched(buf, 1024, 0..0, UNTOUCHED) };
                     refused += 1;
                 }
                 Ok(()) => {
@@ -392,11 +382,8 @@ fn a_region_too_small_is_refused_and_left_unwritten() {
             unsafe { pool.free_root(own) };
             assert_empty(&pool);
             // Nothing outside the range was written.
-            for i in (0..offset).chain(offset + len..1024) {
-                // SAFETY: `i < 1024`, inside BUF.
-                let b = unsafe { buf.add(i).read() };
-                assert_eq!(b, UNTOUCHED, "byte {i} outside {offset}+{len} was written");
-            }
+            // SAFETY: BUF's 1024 bytes, which the pool (dropped) no longer uses.
+            unsafe { assert_untouched(buf, 1024, offset..offset + len, UNTOUCHED) };
         }
     }
     assert!(
