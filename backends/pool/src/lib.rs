@@ -7,9 +7,17 @@
 //! pool over a `&'static mut [u8]` the user hands in (a linker-placed RAM section), or
 //! over the memory between two pointers ([`PoolRegion::from_raw_range`]: between linker
 //! symbols, soundly); a region too small for the tables is refused with
-//! [`RegionTooSmall`]. Beside the live counts, [`StaticPool::free_bytes`],
-//! [`StaticPool::largest_free_block`] and [`StaticPool::peak_used`] (the high-water
-//! mark) tell how full the pool is and was.
+//! [`RegionTooSmall`]. Both names are one type, [`Pool`], over two
+//! [storages](storage): every method is written once, for both.
+//!
+//! A pool serves from **several regions**: [`Pool::add_region`] (or the raw-range
+//! [`Pool::add_region_raw`]) gives it another one at run time, SRAM2 beside SRAM1, up to
+//! [`MAX_REGIONS`] in all. Each region is a TLSF heap of its own (no block spans two),
+//! a request goes to the first region that has a fit, and a root's children may lie in
+//! any region: `free_root` frees them all. Beside the live counts,
+//! [`free_bytes`](Pool::free_bytes), [`largest_free_block`](Pool::largest_free_block)
+//! and [`peak_used`](Pool::peak_used) (the high-water mark) tell how full the pool is
+//! and was, over all its regions.
 //! No OS, no `alloc` crate; `Sync` through a lock whose policy the user picks (see
 //! [`lock`]): a spin lock by default, an interrupt-safe `critical-section` lock, or a
 //! try-lock whose allocations fail at once when the pool is busy.
@@ -50,10 +58,17 @@
 //!   is served while a free block has room for it (4096 needs 4096 + 16 bytes of slack
 //!   in the search); the gap before an over-aligned block becomes a free block of its
 //!   own, so it is not lost.
-//! - **Bad pointers.** A bitmap with one bit per granule (the *live map*) marks the
-//!   payload start of every live block. Any pointer given to `free_root`,
-//!   `allocate_child`, `resize_in_place`, `reclaim_child` or `block_status` is checked
-//!   exactly against the region's range, the granule and this bit: a pointer outside
+//! - **Regions.** The first region's state is in the pool value; a region added with
+//!   [`add_region`](Pool::add_region) keeps its state in its own first bytes, then its
+//!   tables, sized from its own length. Each region ends where its heap ends, so blocks
+//!   never merge across regions. A used block's two chain links are `u32` offsets in
+//!   its region with the region's index in their low bits (offsets are multiples of
+//!   the granule, 8 or 16): hence at most [`MAX_REGIONS`] (8) regions, and chains that
+//!   run across regions freely.
+//! - **Bad pointers.** A bitmap with one bit per granule (the *live map*) of each
+//!   region marks the payload start of every live block. Any pointer given to
+//!   `free_root`, `allocate_child`, `resize_in_place`, `reclaim_child` or `block_status`
+//!   is checked exactly against each region's range, the granule and this bit: a pointer outside
 //!   the region, an interior pointer, a child given to `free_root`, or a second free
 //!   changes nothing (a debug build panics with a message saying so; a release build
 //!   ignores the call; `allocate_child` returns `AllocError`). The hooks do not need
@@ -62,17 +77,21 @@
 //!   pointer.
 //!
 //! ## Time bounds
-//! - `allocate_root` / `allocate_child`: O(1): two bit scans find the first non-empty
-//!   class that fits every block in it ("good fit", the request rounded up to the next
-//!   class boundary); only if that finds nothing, at most 16 free blocks of the classes
-//!   just below are examined. Then at most two splits, each O(1).
-//! - `free_root`: O(k) for a root with k blocks, O(1) per block (unlink from two
+//! With R regions (1 unless regions were added; at most [`MAX_REGIONS`]):
+//! - `allocate_root` / `allocate_child`: O(1) per region tried, O(R) at most: two bit
+//!   scans find the first non-empty class that fits every block in it ("good fit", the
+//!   request rounded up to the next class boundary); only if that finds nothing, at
+//!   most 16 free blocks of the classes just below are examined. Then at most two
+//!   splits, each O(1). The regions are tried in the order they were given.
+//! - `free_root`: O(R + k) for a root with k blocks, O(1) per block (unlink from two
 //!   neighbours, merge, push), with constant stack: the chain is walked in a loop.
 //! - `reclaim_child`, `resize_in_place` (shrink always; grow into a free next block),
-//!   `block_status`, `stats`, `free_bytes`: O(1).
-//! - The first call lays out the tables: O(N / 256) word writes at most, once.
-//! - [`largest_free_block`](StaticPool::largest_free_block) scans one list (the top
-//!   class); [`check_integrity`](StaticPool::check_integrity) walks the whole heap.
+//!   `block_status`: O(R) to find the block's region, O(1) then; `stats`: O(1);
+//!   `free_bytes`: O(R).
+//! - The first call lays out the first region's tables: O(N / 256) word writes at most,
+//!   once; [`add_region`](Pool::add_region) lays out its region's at once.
+//! - [`largest_free_block`](Pool::largest_free_block) scans one list (the top class)
+//!   per region; [`check_integrity`](Pool::check_integrity) walks every region.
 //!
 //! All of it runs under one lock, of the policy the pool was given (see [`lock`]): with
 //! the default [`SpinLock`], do not allocate from an interrupt handler that may preempt
@@ -85,10 +104,11 @@
 //! - `critical-section`: [`CriticalSectionLock`], over the `critical-section` crate.
 //!
 //! ## Memory
-//! Per block: the 16-byte header, and the payload rounded up to [`MIN_ALIGN`]. Per pool:
-//! the list heads (`64 × (log2(N) − 6)` bytes on 64-bit targets) and the live map
-//! (`N / 128` bytes on 64-bit targets, `N / 64` on 32-bit ones), laid in the region's
-//! first bytes. The region is managed up to 4 GiB.
+//! Per block: the 16-byte header, and the payload rounded up to [`MIN_ALIGN`]. Per
+//! region of N bytes: the list heads (`64 × (log2(N) − 6)` bytes on 64-bit targets) and
+//! the live map (`N / 128` bytes on 64-bit targets, `N / 64` on 32-bit ones), laid in
+//! the region's first bytes; an added region's state takes about 200 bytes more there
+//! (about 160 on 32-bit targets). Each region is managed up to 4 GiB.
 //!
 //! [`MIN_ALIGN`]: linked_alloc::MIN_ALIGN
 #![no_std]
@@ -96,14 +116,18 @@
 #[cfg(feature = "std")]
 extern crate std;
 
+mod heaps;
 pub mod lock;
 mod pool;
 mod region;
 mod static_pool;
+pub mod storage;
 mod tlsf;
 
+pub use heaps::MAX_REGIONS;
 #[cfg(feature = "critical-section")]
 pub use lock::CriticalSectionLock;
 pub use lock::{PoolLock, SpinLock, TryLock};
-pub use region::{PoolRegion, RegionTooSmall};
+pub use pool::Pool;
+pub use region::{AddRegionError, PoolRegion, RegionTooSmall};
 pub use static_pool::StaticPool;

@@ -4,13 +4,16 @@ use core::fmt;
 use core::ptr::NonNull;
 
 use crate::lock::{PoolLock, SpinLock};
-use crate::pool::{PoolCore, Region};
+use crate::pool::Pool;
+use crate::storage::External;
 
 /// A pool over a `&'static mut [u8]` that the user hands in: a linker-placed RAM
-/// section, a second RAM bank, a leaked buffer. The same engine as
-/// [`StaticPool`](crate::StaticPool) (all the code is shared), the same bounds, the
-/// same checks. The region may have any address and length: the pool aligns its start
-/// and lays its tables in its first bytes. `const fn new`, so it can be a `static`:
+/// section, a second RAM bank, a leaked buffer. A [`Pool`] over [`External`] storage:
+/// the same code as [`StaticPool`](crate::StaticPool), the same bounds, the same checks,
+/// the same methods (`capacity`, `free_bytes`, `peak_used`, `largest_free_block`,
+/// `check_integrity`, [`add_region`](Pool::add_region)). The region may have any
+/// address and length: the pool aligns its start and lays its tables in its first
+/// bytes. `const fn new`, so it can be a `static`:
 ///
 /// ```
 /// use linked_alloc::Linked;
@@ -25,26 +28,15 @@ use crate::pool::{PoolCore, Region};
 /// // SAFETY: `row` is a live root of HEAP.
 /// unsafe { HEAP.free_buffer(row) };
 /// assert!(HEAP.stats().is_empty());
+/// assert_eq!(HEAP.backend().check_integrity(), Ok(1));
 /// # Ok::<(), linked_alloc::AllocError>(())
 /// ```
 ///
 /// `L` is the [lock policy](crate::lock), [`SpinLock`] by default, as for
 /// [`StaticPool`](crate::StaticPool).
-pub struct PoolRegion<L = SpinLock> {
-    core: PoolCore<L>,
-    base: NonNull<u8>,
-    len: usize,
-}
+pub type PoolRegion<L = SpinLock> = Pool<External, L>;
 
-// SAFETY: the pool owns its region (it took the `&'static mut`), so sending it to
-// another thread sends the region's only user.
-unsafe impl<L: PoolLock + Send> Send for PoolRegion<L> {}
-// SAFETY: the pool's own bytes (tables, headers) are touched only under the lock of
-// `core` (a `PoolLock`: closures never overlap); the payload of a block only by whoever
-// holds the block.
-unsafe impl<L: PoolLock> Sync for PoolRegion<L> {}
-
-impl PoolRegion {
+impl Pool<External, SpinLock> {
     /// A pool over `region`, with the default [`SpinLock`], which it owns from now on.
     /// Nothing is written before the first call. For another lock policy:
     /// [`with_lock`](PoolRegion::with_lock).
@@ -62,7 +54,7 @@ impl PoolRegion {
     }
 }
 
-impl<L: PoolLock> PoolRegion<L> {
+impl<L: PoolLock> Pool<External, L> {
     /// A pool over `region` with the lock policy `L` (see [`lock`](crate::lock)), which
     /// it owns from now on. Nothing is written before the first call.
     ///
@@ -80,11 +72,9 @@ impl<L: PoolLock> PoolRegion<L> {
             Some(base) => base,
             None => NonNull::dangling(),
         };
-        Self {
-            core: PoolCore::new(),
-            base,
-            len,
-        }
+        // SAFETY: the bytes of a `&'static mut [u8]`, which this call takes: valid for
+        // reads and writes forever, used by nothing else from now on.
+        Self::from_storage(unsafe { External::new(base, len) })
     }
 
     /// A pool over `region`, or [`RegionTooSmall`] if it cannot hold the pool's tables
@@ -106,8 +96,13 @@ impl<L: PoolLock> PoolRegion<L> {
     /// # Errors
     /// [`RegionTooSmall`] when the region cannot hold the tables and one block.
     pub fn try_new(region: &'static mut [u8]) -> Result<Self, RegionTooSmall> {
+        let base = region.as_mut_ptr();
+        let len = region.len();
         let pool = Self::with_lock(region);
-        pool.check_fits()
+        match NonNull::new(base) {
+            Some(base) => check_fits(base, len).map(|()| pool),
+            None => Err(RegionTooSmall { len }),
+        }
     }
 
     /// A pool over the memory from `start` to `end` (excluded): the sound way to build
@@ -159,101 +154,21 @@ impl<L: PoolLock> PoolRegion<L> {
         let Some(base) = NonNull::new(start) else {
             return Err(RegionTooSmall { len: 0 });
         };
-        let pool = Self {
-            core: PoolCore::new(),
-            base,
-            len,
-        };
-        pool.check_fits()
-    }
-
-    /// `Ok(self)` if the region holds the tables and one block.
-    fn check_fits(self) -> Result<Self, RegionTooSmall> {
-        if crate::tlsf::Tlsf::fits(self.base.as_ptr().addr(), self.len) {
-            Ok(self)
-        } else {
-            Err(RegionTooSmall { len: self.len })
-        }
-    }
-
-    #[inline]
-    fn region(&self) -> Region {
-        // SAFETY: `base..base + len` came from a `&'static mut [u8]` that this pool took
-        // (so valid for reads and writes forever, and used by nothing else), and the
-        // fields never change.
-        unsafe { Region::new(self.base, self.len) }
+        // SAFETY: the caller's precondition: valid for reads and writes while the pool
+        // lives, used by nothing else meanwhile.
+        let storage = unsafe { External::new(base, len) };
+        check_fits(base, len)?;
+        Ok(Self::from_storage(storage))
     }
 }
 
-// The inspection methods: the logic is in `pool.rs`, the docs here.
-crate::pool::inspection_over_core! {
-    impl[L: PoolLock] PoolRegion<L>;
-    /// Bytes the blocks can take, headers included: the region less the alignment of
-    /// its start and the tables. Takes the lock.
-    ///
-    /// ```
-    /// # use linked_alloc_pool::PoolRegion;
-    /// static mut BYTES: [u8; 100] = [0; 100];
-    /// // SAFETY: BYTES is used by nothing else: the pool owns it from now on.
-    /// let pool = PoolRegion::new(unsafe { &mut *(&raw mut BYTES) });
-    /// assert!(pool.capacity() < 100);
-    /// ```
-    capacity;
-
-    /// Bytes in free blocks, headers included; see
-    /// [`StaticPool::free_bytes`](crate::StaticPool::free_bytes).
-    ///
-    /// ```
-    /// # use linked_alloc_pool::PoolRegion;
-    /// static mut BYTES: [u8; 4096] = [0; 4096];
-    /// // SAFETY: BYTES is used by nothing else: the pool owns it from now on.
-    /// let pool = PoolRegion::new(unsafe { &mut *(&raw mut BYTES) });
-    /// assert_eq!(pool.free_bytes(), pool.capacity());
-    /// ```
-    free_bytes;
-
-    /// The high-water mark of the bytes the blocks took; see
-    /// [`StaticPool::peak_used`](crate::StaticPool::peak_used).
-    ///
-    /// ```
-    /// # use linked_alloc::LinkedAllocator;
-    /// # use linked_alloc_pool::PoolRegion;
-    /// static mut BYTES: [u8; 4096] = [0; 4096];
-    /// // SAFETY: BYTES is used by nothing else: the pool owns it from now on.
-    /// let pool = PoolRegion::new(unsafe { &mut *(&raw mut BYTES) });
-    /// let root = pool.allocate_root(core::alloc::Layout::new::<[u8; 100]>()).unwrap();
-    /// // SAFETY: `root` is a live root of `pool`.
-    /// unsafe { pool.free_root(root) };
-    /// assert!(pool.peak_used() >= 100);
-    /// ```
-    peak_used;
-
-    /// The payload bytes of the largest free block; see
-    /// [`StaticPool::largest_free_block`](crate::StaticPool::largest_free_block).
-    ///
-    /// ```
-    /// # use linked_alloc_pool::PoolRegion;
-    /// static mut BYTES: [u8; 4096] = [0; 4096];
-    /// // SAFETY: BYTES is used by nothing else: the pool owns it from now on.
-    /// let pool = PoolRegion::new(unsafe { &mut *(&raw mut BYTES) });
-    /// assert!(pool.largest_free_block() < pool.free_bytes());
-    /// ```
-    largest_free_block;
-
-    /// Checks the pool's invariants; see
-    /// [`StaticPool::check_integrity`](crate::StaticPool::check_integrity).
-    ///
-    /// ```
-    /// # use linked_alloc_pool::PoolRegion;
-    /// static mut BYTES: [u8; 4096] = [0; 4096];
-    /// // SAFETY: BYTES is used by nothing else: the pool owns it from now on.
-    /// let pool = PoolRegion::new(unsafe { &mut *(&raw mut BYTES) });
-    /// assert_eq!(pool.check_integrity(), Ok(1));
-    /// ```
-    ///
-    /// # Errors
-    /// A description of the first broken invariant found.
-    check_integrity;
+/// `Ok` if a region of `len` bytes at `base` holds the tables and one block.
+fn check_fits(base: NonNull<u8>, len: usize) -> Result<(), RegionTooSmall> {
+    if crate::tlsf::Tlsf::fits(base.as_ptr().addr(), len) {
+        Ok(())
+    } else {
+        Err(RegionTooSmall { len })
+    }
 }
 
 /// A region too small for a pool's tables and one block, refused by
@@ -277,15 +192,34 @@ impl fmt::Display for RegionTooSmall {
 
 impl core::error::Error for RegionTooSmall {}
 
-impl<L: PoolLock> fmt::Debug for PoolRegion<L> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PoolRegion")
-            .field("base", &self.base)
-            .field("len", &self.len)
-            .field("stats", &self.core.try_stats())
-            .finish_non_exhaustive()
+/// Why [`add_region`](Pool::add_region) or [`add_region_raw`](Pool::add_region_raw)
+/// refused a region (nothing was written, the pool is unchanged).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AddRegionError {
+    /// The region cannot hold its state, its tables and one block.
+    TooSmall(RegionTooSmall),
+    /// The pool has [`MAX_REGIONS`](crate::MAX_REGIONS) regions already.
+    TooMany,
+    /// The range overlaps a region of the pool (only `add_region_raw` can be given one;
+    /// its precondition forbids it).
+    Overlaps,
+}
+
+impl From<RegionTooSmall> for AddRegionError {
+    fn from(e: RegionTooSmall) -> Self {
+        Self::TooSmall(e)
     }
 }
 
-// The `LinkedAllocator` impl: every call goes to `PoolCore` over `region()`.
-crate::pool::linked_allocator_over_core!(impl[L: PoolLock] PoolRegion<L>);
+impl fmt::Display for AddRegionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::TooSmall(e) => e.fmt(f),
+            Self::TooMany => write!(f, "the pool has {} regions already", crate::MAX_REGIONS),
+            Self::Overlaps => f.write_str("the range overlaps a region of the pool"),
+        }
+    }
+}
+
+impl core::error::Error for AddRegionError {}

@@ -186,16 +186,28 @@ impl Tlsf {
     #[inline]
     pub(crate) unsafe fn view(&mut self, base: NonNull<u8>, len: usize) -> Heap<'_> {
         if !self.ready {
-            self.lay_out(base.as_ptr() as usize, len);
+            // SAFETY: the caller's precondition is `set_up`'s.
+            unsafe { self.set_up(base, len) };
         }
         // SAFETY: `lay_out` keeps `skip + span <= len`, so `base + skip` stays inside
         // (or one past the end of) the region, which is valid (the precondition).
         let mem = unsafe { base.add(self.skip) };
-        let mut heap = Heap { st: self, mem };
-        if !heap.st.ready {
-            heap.format();
-        }
-        heap
+        Heap { st: self, mem }
+    }
+
+    /// Lays out the tables and one free block over the whole heap, once (out of line:
+    /// every view but the first skips it).
+    ///
+    /// # Safety
+    /// As for [`view`](Self::view).
+    #[cold]
+    #[inline(never)]
+    unsafe fn set_up(&mut self, base: NonNull<u8>, len: usize) {
+        self.lay_out(base.as_ptr() as usize, len);
+        // SAFETY: `lay_out` keeps `skip + span <= len`, so `base + skip` stays inside
+        // (or one past the end of) the region, which is valid (the precondition).
+        let mem = unsafe { base.add(self.skip) };
+        Heap { st: self, mem }.format();
     }
 
     /// Whether a region at `addr` of `len` bytes holds the tables and one block (of a
@@ -282,6 +294,15 @@ impl Heap<'_> {
     #[inline]
     pub(crate) fn mem(&self) -> NonNull<u8> {
         self.mem
+    }
+
+    /// The same view, borrowed again for a shorter time.
+    #[inline]
+    pub(crate) fn reborrow(&mut self) -> Heap<'_> {
+        Heap {
+            st: &mut *self.st,
+            mem: self.mem,
+        }
     }
 
     /// Bytes the blocks can take, headers included.
@@ -473,7 +494,7 @@ impl Heap<'_> {
     /// Allocates a block with a payload of `size` bytes aligned to `align` (a power of
     /// two), marked as a block of `kind`: returns the payload's offset. The block is on
     /// no chain yet.
-    #[inline]
+    #[inline(never)]
     pub(crate) fn allocate(&mut self, size: usize, align: usize, kind: BlockKind) -> Option<usize> {
         if size > MAX_SPAN - HEADER || align > MAX_SPAN {
             return None;
@@ -514,9 +535,10 @@ impl Heap<'_> {
         Some(b + HEADER)
     }
 
-    /// Gives the used block at `b` back, merging it with free neighbours: O(1).
+    /// Gives the used block at `b` back, merging it with free neighbours: O(1). The
+    /// caller has taken it off its chain (or frees its whole chain).
     #[inline]
-    fn free_block(&mut self, b: usize) {
+    pub(crate) fn free_block(&mut self, b: usize) {
         let w = self.rd(b + SIZE);
         let size = (w & !FLAGS) as usize;
         self.set_live(b + HEADER, false);
@@ -565,7 +587,8 @@ impl Heap<'_> {
         self.rd(b + AUX) as usize
     }
 
-    /// Links the fresh block `new` into the chain right after the live block `after`.
+    /// Links the fresh block `new` into the chain right after the live block `after`,
+    /// for a pool of one region, whose chain links are plain offsets.
     #[inline]
     pub(crate) fn link_after(&mut self, after: usize, new: usize) {
         let next = self.rd(after + NEXT);
@@ -577,8 +600,9 @@ impl Heap<'_> {
         self.wr(after + NEXT, new as u32);
     }
 
-    /// Frees the live root at `b` and every block of its chain: O(1) per block, with
-    /// constant stack. Returns (children, bytes requested).
+    /// Frees the live root at `b` and every block of its chain, for a pool of one
+    /// region: O(1) per block, with constant stack. Returns (children, bytes
+    /// requested).
     #[inline]
     pub(crate) fn free_chain(&mut self, b: usize) -> (usize, usize) {
         let (mut children, mut bytes) = (0, 0);
@@ -593,19 +617,70 @@ impl Heap<'_> {
         (children, bytes)
     }
 
-    /// Takes the live child at `b` off its chain and frees it: O(1).
+    /// The chain's link to the next block, in the header of the used block at `b`
+    /// (opaque here: the links are written by the pool, over all its regions).
     #[inline]
-    pub(crate) fn free_child(&mut self, b: usize) -> usize {
-        let prev = self.rd(b + PREV);
-        let next = self.rd(b + NEXT);
-        debug_assert!(prev != NONE, "a child always follows its root or a sibling");
-        self.wr(prev as usize + NEXT, next);
-        if let Some(n) = link(next) {
-            self.wr(n + PREV, prev);
+    pub(crate) fn chain_next(&self, b: usize) -> u32 {
+        self.rd(b + NEXT)
+    }
+
+    /// The chain's link to the previous block, in the header of the used block at `b`.
+    #[inline]
+    pub(crate) fn chain_prev(&self, b: usize) -> u32 {
+        self.rd(b + PREV)
+    }
+
+    /// Sets the chain's link to the next block in the header of the used block at `b`.
+    #[inline]
+    pub(crate) fn set_chain_next(&mut self, b: usize, link: u32) {
+        self.wr(b + NEXT, link);
+    }
+
+    /// Sets the chain's link to the previous block in the header of the used block at
+    /// `b`.
+    #[inline]
+    pub(crate) fn set_chain_prev(&mut self, b: usize, link: u32) {
+        self.wr(b + PREV, link);
+    }
+
+    /// The kind of the used block whose header is at offset `b`, or `None` if there is
+    /// none there (exact for any offset: inside the heap, on a granule, its payload
+    /// marked in the live map).
+    pub(crate) fn used_kind(&self, b: usize) -> Option<BlockKind> {
+        let used = b >= self.st.heap_start
+            && b + HEADER <= self.st.heap_end
+            && b % GRANULE == 0
+            && self.is_live(b + HEADER);
+        used.then(|| {
+            if self.rd(b + SIZE) & ROOT != 0 {
+                BlockKind::Root
+            } else {
+                BlockKind::Child
+            }
+        })
+    }
+
+    /// The first used block after the block at `after` (from the heap's start for
+    /// `None`), in address order: its header offset and kind. The blocks must tile the
+    /// heap (checked first by [`check`](Self::check)).
+    pub(crate) fn next_used(&self, after: Option<usize>) -> Option<(usize, BlockKind)> {
+        let mut b = match after {
+            Some(a) => a + self.size_of(a),
+            None => self.st.heap_start,
+        };
+        while b < self.st.heap_end {
+            let w = self.rd(b + SIZE);
+            if w & FREE == 0 {
+                let kind = if w & ROOT != 0 {
+                    BlockKind::Root
+                } else {
+                    BlockKind::Child
+                };
+                return Some((b, kind));
+            }
+            b += (w & !FLAGS) as usize;
         }
-        let bytes = self.requested(b);
-        self.free_block(b);
-        bytes
+        None
     }
 
     /// Resizes the live block at `b` to a payload of `new_size` bytes without moving

@@ -21,7 +21,7 @@ macro_rules! per_lock {
 use core::alloc::Layout;
 use core::ptr::NonNull;
 
-use crate::common::{Rng, check, fill, iterations};
+use crate::common::{Block, Rng, check, fill, iterations};
 use linked_alloc::{AllocError, Linked, LinkedAllocator, MIN_ALIGN, Stats};
 use linked_alloc_pool::StaticPool;
 
@@ -42,14 +42,6 @@ unsafe fn free_last_root<const N: usize>(pool: &StaticPool<N, Lock>, root: NonNu
     // SAFETY: the caller's precondition.
     unsafe { pool.free_root(root) };
     assert_eq!(pool.check_integrity(), Ok(1));
-}
-
-/// A live block made by a test: where, how big, its pattern seed.
-#[derive(Clone, Copy, Debug)]
-struct Block {
-    ptr: NonNull<u8>,
-    size: usize,
-    seed: usize,
 }
 
 /// A root and its children, pattern-filled.

@@ -76,7 +76,7 @@ impl<B: LinkedAllocator + BackendFootprint> Contender for Linked<B> {
     type Root = NonNull<u8>;
 
     fn name(&self) -> String {
-        short_type_name::<B>()
+        self.backend().name()
     }
 
     #[inline]

@@ -16,11 +16,16 @@ use linked_alloc_system::SystemHeap;
 
 /// How a backend tells the bytes it holds. The default is the C heap's figure, right
 /// for a backend that takes its blocks from `malloc`; a backend that maps its own pages
-/// or owns a fixed region reports its own.
+/// or owns a fixed region reports its own. Also the backend's name in the tables.
 pub trait BackendFootprint {
     /// The bytes held from the system now, or `None`.
     fn footprint(&self) -> Option<usize> {
         heap_in_use()
+    }
+
+    /// The backend's name in the benches' tables: its type's short name by default.
+    fn name(&self) -> String {
+        super::contender::short_type_name::<Self>()
     }
 }
 
@@ -38,6 +43,11 @@ impl<const N: usize> BackendFootprint for &StaticPool<N> {
     /// The pool's bytes in blocks (headers and padding included).
     fn footprint(&self) -> Option<usize> {
         Some(self.capacity() - self.free_bytes())
+    }
+
+    /// `StaticPool`, the name users write (an alias: the type's own name is `Pool`).
+    fn name(&self) -> String {
+        "StaticPool".to_owned()
     }
 }
 

@@ -45,3 +45,30 @@ pub fn check(p: NonNull<u8>, len: usize, seed: usize) {
     // SAFETY: callers pass live blocks of at least `len` bytes, filled by `fill`.
     unsafe { pattern::check(p, len, seed) }
 }
+
+/// A live block made by a test: where, how big, its pattern seed.
+#[derive(Clone, Copy, Debug)]
+pub struct Block {
+    pub ptr: NonNull<u8>,
+    pub size: usize,
+    pub seed: usize,
+}
+
+/// Checks that every byte of the `len` bytes at `buf` outside `inside` still holds
+/// `byte`: a pool over `inside` wrote nothing else.
+///
+/// # Safety
+/// `buf` is valid for reads of `len` bytes, which nothing writes meanwhile.
+#[track_caller]
+pub unsafe fn assert_untouched(
+    buf: *const u8,
+    len: usize,
+    inside: core::ops::Range<usize>,
+    byte: u8,
+) {
+    for i in (0..inside.start).chain(inside.end..len) {
+        // SAFETY: `i < len`: inside the bytes the caller vouches for.
+        let b = unsafe { buf.add(i).read() };
+        assert_eq!(b, byte, "byte {i} outside {inside:?} was written");
+    }
+}
