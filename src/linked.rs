@@ -257,10 +257,14 @@ impl<B: LinkedAllocator> Linked<B> {
     #[doc(alias = "MAPIFreeBuffer")]
     #[inline]
     pub unsafe fn free_root(&self, root: NonNull<u8>) {
-        // SAFETY: the caller promises `root` is a live root of this allocator, given up:
-        // a root with sub-roots on the raw layer goes with its tree.
-        if unsafe { self.free_raw_tree(root) } {
-            return;
+        // A root with sub-roots on the raw layer goes with its tree (the hook is there
+        // only while the table of `nested` has entries).
+        if let Some(free_tree) = self.nodes.free_hook() {
+            // SAFETY: the hook was set by this front end for its own type; the caller
+            // promises `root` is a live root of this allocator, given up.
+            if unsafe { free_tree(ptr::from_ref(self).cast(), root) } {
+                return;
+            }
         }
         // SAFETY: as above.
         unsafe { self.backend.free_root(root) }

@@ -53,7 +53,14 @@ pub(crate) struct RawNodes {
     len: AtomicUsize,
     lock: AtomicBool,
     table: core::cell::UnsafeCell<Table>,
+    /// [`Linked::free_root`]'s way into the table, set (once, under the lock, before
+    /// `len` is first raised) by the calls that make entries: a program that makes none
+    /// does not link the tear-down code into its `free_root` (firmware size).
+    free_hook: core::cell::UnsafeCell<Option<FreeHook>>,
 }
+
+/// `free_raw_tree` of a `Linked<B>`, type-erased: the front end as `*const ()`.
+type FreeHook = unsafe fn(*const (), NonNull<u8>) -> bool;
 
 // SAFETY: the table (raw pointers into a root block of the backend, and node pointers)
 // is only reached under `lock`; the nodes it points to are shared by the front end's
@@ -96,7 +103,20 @@ impl RawNodes {
                 len: 0,
                 used: 0,
             }),
+            free_hook: core::cell::UnsafeCell::new(None),
         }
+    }
+
+    /// The hook of [`Linked::free_root`], if the table has entries.
+    #[inline]
+    pub(crate) fn free_hook(&self) -> Option<FreeHook> {
+        if !self.in_use() {
+            return None;
+        }
+        // SAFETY: `len` was raised (release) after the hook was written, and the hook
+        // is written only once, while it is `None`; this load of `len` (acquire) saw a
+        // raised value, so the write happened before this read and no write follows.
+        unsafe { *self.free_hook.get() }
     }
 
     /// Whether the table has entries (a hint: exact while no other thread changes it).
@@ -124,6 +144,18 @@ impl Drop for Locked<'_> {
 }
 
 impl Locked<'_> {
+    /// Sets the hook of `free_root` for a front end over `B`, if not set yet.
+    fn set_free_hook<B: LinkedAllocator>(&mut self) {
+        // SAFETY: written under the lock, only while `None` (no reader reads it then:
+        // `len` has never been raised), before `insert` raises `len` (release).
+        unsafe {
+            let hook = &mut *self.0.free_hook.get();
+            if hook.is_none() {
+                *hook = Some(free_raw_tree_erased::<B>);
+            }
+        }
+    }
+
     fn table(&mut self) -> &mut Table {
         // SAFETY: the lock is held (this guard), so this is the only access.
         unsafe { &mut *self.0.table.get() }
@@ -257,6 +289,15 @@ impl Locked<'_> {
     }
 }
 
+/// [`Linked::free_raw_tree`] for a `Linked<B>` behind `linked`.
+///
+/// # Safety
+/// `linked` points to a live `Linked<B>`; `root` as `free_raw_tree` wants it.
+unsafe fn free_raw_tree_erased<B: LinkedAllocator>(linked: *const (), root: NonNull<u8>) -> bool {
+    // SAFETY: the caller's precondition (the hook was set by a `Linked<B>` for itself).
+    unsafe { (*linked.cast::<Linked<B>>()).free_raw_tree(root) }
+}
+
 /// Fibonacci hashing of an address (its low bits are alignment zeroes).
 #[inline]
 fn hash(key: usize) -> usize {
@@ -304,6 +345,7 @@ impl<B: LinkedAllocator> Linked<B> {
         layout: Layout,
     ) -> Result<NonNull<u8>, AllocError> {
         let mut table = self.nodes.lock();
+        table.set_free_hook::<B>();
         let key = parent.as_ptr().addr();
         let pnode = match table.find(key) {
             // SAFETY: `i` was found, so it is below the capacity.
@@ -341,11 +383,7 @@ impl<B: LinkedAllocator> Linked<B> {
     ///
     /// # Safety
     /// `root` is a live root of this front end that no handle owns, not used afterwards.
-    #[inline]
-    pub(crate) unsafe fn free_raw_tree(&self, root: NonNull<u8>) -> bool {
-        if !self.nodes.in_use() {
-            return false;
-        }
+    unsafe fn free_raw_tree(&self, root: NonNull<u8>) -> bool {
         let node = {
             let mut table = self.nodes.lock();
             let Some(node) = table.take(root.as_ptr().addr()) else {
@@ -375,6 +413,7 @@ impl<B: LinkedAllocator> Linked<B> {
     /// table could not grow.
     pub(crate) fn register_raw(&self, root: NonNull<u8>, node: *mut Node) -> bool {
         let mut table = self.nodes.lock();
+        table.set_free_hook::<B>();
         table
             .insert(self.backend(), root.as_ptr().addr(), node)
             .is_ok()
