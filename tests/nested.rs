@@ -643,6 +643,39 @@ fn raw_deep_and_handles<B: LinkedAllocator>(heap: &Linked<B>, depth: usize) {
     assert!(heap.stats().is_empty(), "{:?}", heap.stats());
 }
 
+/// The peak: exactly the highest bytes the subtree held, through a sub-root freed, a
+/// refused allocation (not counted), and a rise past the old peak.
+fn peak_exact<B: LinkedAllocator>(heap: &Linked<B>) {
+    let root = heap.accounted_root(SMALL).unwrap();
+    let base = root.stats().unwrap().bytes_in_use;
+    assert_eq!(root.peak_bytes(), Some(base));
+    let sub = root.sub_root(SMALL).unwrap();
+    sub.allocate_child(Layout::new::<[u8; 1000]>()).unwrap();
+    let high = root.stats().unwrap().bytes_in_use;
+    assert_eq!(root.peak_bytes(), Some(high));
+    drop(sub);
+    assert_eq!(root.stats().unwrap().bytes_in_use, base);
+    assert_eq!(root.peak_bytes(), Some(high), "a free lowered the peak");
+    root.set_limit(Some(high)).unwrap();
+    assert!(root.allocate_child(Layout::new::<[u8; 4000]>()).is_err());
+    assert_eq!(
+        root.peak_bytes(),
+        Some(high),
+        "a refused allocation moved the peak"
+    );
+    // Refused by the parent's limit: the sub-root's own peak does not see it either.
+    let sub = root.sub_root(SMALL).unwrap();
+    let sub_base = sub.stats().unwrap().bytes_in_use;
+    assert!(sub.allocate_child(Layout::new::<[u8; 4000]>()).is_err());
+    assert_eq!(sub.peak_bytes(), Some(sub_base));
+    drop(sub);
+    root.set_limit(None).unwrap();
+    root.allocate_child(Layout::new::<[u8; 2000]>()).unwrap();
+    assert_eq!(root.peak_bytes(), Some(base + 2000));
+    // The same on the front end's figures.
+    assert_eq!(root.stats(), Some(heap.stats()));
+}
+
 macro_rules! suite {
     // One `#[test]` per shared body that takes only the heap.
     (@each $heap:expr; $($name:ident),*) => {
@@ -657,7 +690,7 @@ macro_rules! suite {
         use super::*;
         suite!(@each $heap; parent_first, child_first, interleaved, values_and_order,
             panicking_destructor, reset, threads, accounting_matches_backend, limits,
-            move_under, accounted_reset, raw_sub_roots);
+            move_under, accounted_reset, raw_sub_roots, peak_exact);
         #[test]
         fn deep() {
             super::deep(&$heap, $deep);

@@ -155,10 +155,9 @@ pub(crate) unsafe fn charge(node: *mut Node, c: Charge, force: bool) -> Result<(
         if !fits && !force {
             a.bytes.fetch_sub(c.bytes, Relaxed);
             // SAFETY: the nodes below `cur` were charged by this call; same chain.
-            unsafe { uncharge_until(node, cur, c) };
+            unsafe { uncharge_until(node, cur, c, Peak::Skip) };
             return Err(AllocError);
         }
-        a.peak.fetch_max(after.unwrap_or(usize::MAX), Relaxed);
         if c.roots != 0 {
             a.roots.fetch_add(c.roots, Relaxed);
         }
@@ -172,25 +171,54 @@ pub(crate) unsafe fn charge(node: *mut Node, c: Charge, force: bool) -> Result<(
     Ok(())
 }
 
-/// Takes `c` back from `node` and every ancestor.
+/// Takes `c` back from `node` and every ancestor: blocks that go.
 ///
 /// # Safety
 /// As [`charge`], and `c` was charged to every one of them.
 pub(crate) unsafe fn uncharge(node: *mut Node, c: Charge) {
     // SAFETY: the caller's precondition; a null end walks to the top.
-    unsafe { uncharge_until(node, ptr::null_mut(), c) }
+    unsafe { uncharge_until(node, ptr::null_mut(), c, Peak::Record) }
+}
+
+/// Takes back a charge whose block was never made (the backend refused it, or a
+/// growth in place did not happen): the peak does not see it.
+///
+/// # Safety
+/// As [`uncharge`].
+pub(crate) unsafe fn uncharge_unused(node: *mut Node, c: Charge) {
+    // SAFETY: the caller's precondition; a null end walks to the top.
+    unsafe { uncharge_until(node, ptr::null_mut(), c, Peak::Skip) }
+}
+
+/// Whether a decrease records the value before it as a candidate peak.
+///
+/// The peak is kept without a read-modify-write on the charging path: the bytes only
+/// fall by an uncharge, so their highest value so far is either one that an uncharge
+/// saw just before its subtraction, or the value now; [`peak_of`] takes the larger.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Peak {
+    Record,
+    Skip,
+}
+
+/// The peak of `a`: the highest value its bytes have had.
+fn peak_of(a: &Account) -> usize {
+    a.peak.load(Relaxed).max(a.bytes.load(Relaxed))
 }
 
 /// Takes `c` back from `node` and its ancestors below `end` (null: all of them).
 ///
 /// # Safety
 /// As [`uncharge`], for the nodes from `node` up to (not including) `end`.
-unsafe fn uncharge_until(node: *mut Node, end: *mut Node, c: Charge) {
+unsafe fn uncharge_until(node: *mut Node, end: *mut Node, c: Charge, peak: Peak) {
     let mut cur = node;
     while cur != end && !cur.is_null() {
         // SAFETY: the caller's precondition.
         let a = unsafe { account(cur) };
-        a.bytes.fetch_sub(c.bytes, Relaxed);
+        let before = a.bytes.fetch_sub(c.bytes, Relaxed);
+        if peak == Peak::Record && c.bytes != 0 {
+            a.peak.fetch_max(before, Relaxed);
+        }
         if c.roots != 0 {
             a.roots.fetch_sub(c.roots, Relaxed);
         }
@@ -333,7 +361,7 @@ impl<'a, B: LinkedAllocator> Root<'a, B> {
     pub fn peak_bytes(&self) -> Option<usize> {
         // SAFETY: `accounted_node` gives a live accounted node.
         self.accounted_node()
-            .map(|n| unsafe { account(n) }.peak.load(Relaxed))
+            .map(|n| peak_of(unsafe { account(n) }))
     }
 
     /// Sets (or with `None` removes) the limit on this subtree's bytes in use: an
@@ -397,7 +425,7 @@ impl<'a, B: LinkedAllocator> Root<'a, B> {
         let a = unsafe { account(node) };
         Some(Carried {
             limit: a.limit.load(Relaxed),
-            peak: a.peak.load(Relaxed),
+            peak: peak_of(a),
         })
     }
 
@@ -425,8 +453,8 @@ impl<'a, B: LinkedAllocator> Root<'a, B> {
         // SAFETY: `self.ptr` is a live root of `self.linked` while `self` lives.
         let block = unsafe { self.linked.allocate_child(self.ptr, layout) };
         if block.is_err() {
-            // SAFETY: charged just above, to the same chain.
-            unsafe { uncharge(node, c) };
+            // SAFETY: charged just above, to the same chain; the block was not made.
+            unsafe { uncharge_unused(node, c) };
         }
         block
     }
@@ -454,8 +482,9 @@ impl<'a, B: LinkedAllocator> Root<'a, B> {
     /// (`grew` false), or a shrink's bytes (`less`).
     pub(crate) fn resized(&self, charged: Option<(*mut Node, usize)>, less: usize) {
         if let Some((node, more)) = charged {
-            // SAFETY: `node` was charged `more` by `charge_growth` on this chain.
-            unsafe { uncharge(node, Charge::bytes(more)) };
+            // SAFETY: `node` was charged `more` by `charge_growth` on this chain; the
+            // block did not grow.
+            unsafe { uncharge_unused(node, Charge::bytes(more)) };
         }
         if less != 0 {
             if let Some(node) = self.accounted_node() {

@@ -773,8 +773,8 @@ unsafe fn new_sub<B: LinkedAllocator>(
         Ok(block) => block,
         Err(e) => {
             if accounted {
-                // SAFETY: charged just above, to the same chain.
-                unsafe { account::uncharge(parent, c) };
+                // SAFETY: charged just above, to the same chain; the root was not made.
+                unsafe { account::uncharge_unused(parent, c) };
             }
             return Err(e);
         }
