@@ -28,12 +28,14 @@
 
 mod input;
 mod model;
+mod nest;
 mod shadow;
 mod tracked;
 mod vectors;
 
 pub use input::{
-    Action, Align, ChildVia, Config, FreeVia, ORDINARY_SIZE, RootVia, Size, VecOp, decode,
+    Action, Align, ChildVia, Config, FreeVia, LimitOp, ORDINARY_SIZE, RootVia, Size, ValueKind,
+    VecOp, decode,
 };
 
 use linked_alloc::{Linked, LinkedAllocator};
@@ -64,6 +66,7 @@ pub fn run_checked<B: LinkedAllocator>(
         model.step = step;
         model.apply(*action);
         model.check_stats("after the action");
+        model.check_step();
         check(linked.backend());
     }
     model.free_all();
@@ -134,7 +137,10 @@ pub mod targets {
         let pool: &StaticPool<{ 256 << 10 }, L> = StaticPool::new_in_place(&mut slot);
         run_checked(
             &Linked::new(pool),
-            Config::EXHAUSTIBLE,
+            Config {
+                capacity: pool.capacity(),
+                ..Config::EXHAUSTIBLE
+            },
             &decode(data),
             |p| {
                 p.check_integrity().expect("pool integrity");
