@@ -233,7 +233,7 @@ impl<'a, B: LinkedAllocator> Model<'a, B> {
             } else {
                 i
             };
-            NonNull::new(list[i] as *mut u8).expect("non-null")
+            shadow.blocks[&list[i]].ptr
         };
         let align = match via {
             ChildVia::More => MIN_ALIGN,

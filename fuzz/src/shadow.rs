@@ -59,6 +59,9 @@ pub(crate) struct RootInfo {
 
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Block {
+    /// The block as the backend gave it (the map's key is its address): the model
+    /// reads and writes through it, never through a pointer made from an integer.
+    pub(crate) ptr: NonNull<u8>,
     pub(crate) size: usize,
     pub(crate) root: u64,
     pub(crate) content: Content,
@@ -121,6 +124,7 @@ impl Shadow {
         self.blocks.insert(
             a,
             Block {
+                ptr: addr,
                 size,
                 root,
                 content,
@@ -332,7 +336,7 @@ impl Shadow {
                 // filled this one with the pattern of `seed`.
                 unsafe {
                     check_named(
-                        NonNull::new(a as *mut u8).expect("non-null"),
+                        b.ptr,
                         b.size,
                         seed,
                         format_args!("step {}, root {root}", self.step),
