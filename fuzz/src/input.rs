@@ -12,6 +12,10 @@ pub struct Config {
     /// Allocating actions are skipped while the model's live bytes exceed this, to
     /// keep the fuzzer's memory bounded on unbounded backends.
     pub max_live_bytes: usize,
+    /// The bytes of an exhaustible backend's region (`usize::MAX` if unknown or
+    /// unbounded): `Root::reset`, which ends the process where no root can be made, is
+    /// tried there only while the region is mostly free.
+    pub capacity: usize,
 }
 
 impl Config {
@@ -19,11 +23,13 @@ impl Config {
     pub const UNBOUNDED: Config = Config {
         exhaustible: false,
         max_live_bytes: 16 << 20,
+        capacity: usize::MAX,
     };
     /// A backend with a fixed region: exhaustion is expected and must be clean.
     pub const EXHAUSTIBLE: Config = Config {
         exhaustible: true,
         max_live_bytes: usize::MAX,
+        capacity: 0,
     };
 }
 
@@ -203,6 +209,85 @@ pub enum Action {
         /// Which root.
         root: u16,
     },
+    // The variants below came with sub-roots (issue 14); new variants go at the end.
+    /// A sub-root of a live root (`Root::sub_root`); accounted if its parent is.
+    SubRoot {
+        /// Which root is the parent.
+        parent: u16,
+        /// Its size.
+        size: Size,
+        /// Its alignment.
+        align: Align,
+    },
+    /// A new accounted top root (`Linked::accounted_root`).
+    AccountedRoot {
+        /// Its size.
+        size: Size,
+        /// Its alignment.
+        align: Align,
+    },
+    /// A value in a root (`Root::alloc` and its kin).
+    Value {
+        /// Which root.
+        root: u16,
+        /// What kind of value, through which call.
+        kind: ValueKind,
+    },
+    /// `Root::reset`: drops the root's values, frees its children and sub-roots.
+    Reset {
+        /// Which root.
+        root: u16,
+    },
+    /// `Root::set_limit` on an accounted root (on a plain one: must say
+    /// `NotAccounted`).
+    SetLimit {
+        /// Which root.
+        root: u16,
+        /// The limit, relative to the subtree's bytes now.
+        limit: LimitOp,
+    },
+    /// `Root::move_under`: a root with its subtree goes under another root (refused
+    /// between accounted and plain roots, or past a limit).
+    MoveUnder {
+        /// Which root moves.
+        root: u16,
+        /// Which root is the new parent (never the root itself or below it).
+        parent: u16,
+    },
+    /// Gives up a sub-root's handle (`mem::forget`): it is freed with its parent.
+    ForgetSubRoot {
+        /// Which root (a top root is left alone).
+        root: u16,
+    },
+}
+
+/// A value put in a root.
+#[derive(Arbitrary, Clone, Copy, Debug)]
+pub enum ValueKind {
+    /// `Root::alloc` of a value that counts its drops (`Root::try_alloc` where the
+    /// allocation may fail: the infallible call would end the process).
+    Drop,
+    /// `Root::try_alloc` of a value that counts its drops (dropped at once if refused).
+    TryDrop,
+    /// `Root::alloc_slice_clone` of `n % 8` values that count their drops.
+    Clone(u8),
+    /// `Root::alloc_str` of `n % 40` bytes.
+    Str(u8),
+    /// `Root::alloc_slice_copy` of `n % 16` `u64`s.
+    Copy(u8),
+    /// `Root::try_alloc` of a value without `Drop` (`[u64; 3]`).
+    Plain,
+}
+
+/// A limit for `Root::set_limit`, relative to the subtree's bytes when it is set.
+#[derive(Arbitrary, Clone, Copy, Debug)]
+pub enum LimitOp {
+    /// No limit.
+    Remove,
+    /// The bytes now plus `k`.
+    Headroom(u16),
+    /// The bytes now minus `k % 256` (a limit already passed: refuses until freed).
+    Below(u8),
 }
 
 /// Decodes fuzz input bytes into actions, one after another until the bytes run out

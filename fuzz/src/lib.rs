@@ -15,25 +15,33 @@
 //!   sizes near `isize::MAX` must fail, alignments past 4096 may, and an
 //!   [`exhaustible`](Config::exhaustible) backend (a fixed pool) may fail anything.
 //!
+//! The tree of roots (`nest`): sub-roots, values that record their drops, reset,
+//! accounted roots, limits and moves; `Root::stats()` of every accounted handle equals
+//! the model's subtree figures after every action, values are dropped exactly once when
+//! their root goes or resets, and no success passes a limit.
+//!
 //! Every block the model owns is pattern-filled when it is made, and every pattern of
 //! a root is checked before the root is freed (and on [`Action::Check`]); the
 //! vectors check their elements after every operation.
 //!
 //! One generic body, [`run`]; each target in `fuzz_targets/` is a few lines that pick
 //! the backend and its [`Config`]. The modules: `input` (the actions and how bytes
-//! decode), `model` (the live roots and how each action runs), `shadow` (every live
-//! block and the expected `stats()`), `tracked` (`&Root` as a collection's allocator,
+//! decode), `model` (the live roots and how each action runs), `nest` (the actions on
+//! the tree of roots), `shadow` (every live block, each root's place in the tree and
+//! the expected `stats()`), `tracked` (`&Root` as a collection's allocator,
 //! seen through the model), `vectors` (the vectors in roots); block contents are the core's
 //! `conformance::pattern`.
 
 mod input;
 mod model;
+mod nest;
 mod shadow;
 mod tracked;
 mod vectors;
 
 pub use input::{
-    Action, Align, ChildVia, Config, FreeVia, ORDINARY_SIZE, RootVia, Size, VecOp, decode,
+    Action, Align, ChildVia, Config, FreeVia, LimitOp, ORDINARY_SIZE, RootVia, Size, ValueKind,
+    VecOp, decode,
 };
 
 use linked_alloc::{Linked, LinkedAllocator};
@@ -64,6 +72,7 @@ pub fn run_checked<B: LinkedAllocator>(
         model.step = step;
         model.apply(*action);
         model.check_stats("after the action");
+        model.check_step();
         check(linked.backend());
     }
     model.free_all();
@@ -134,7 +143,10 @@ pub mod targets {
         let pool: &StaticPool<{ 256 << 10 }, L> = StaticPool::new_in_place(&mut slot);
         run_checked(
             &Linked::new(pool),
-            Config::EXHAUSTIBLE,
+            Config {
+                capacity: pool.capacity(),
+                ..Config::EXHAUSTIBLE
+            },
             &decode(data),
             |p| {
                 p.check_integrity().expect("pool integrity");

@@ -9,15 +9,18 @@ use std::collections::{BTreeMap, HashMap};
 use linked_alloc::{Linked, LinkedAllocator, MIN_ALIGN, Root, Stats};
 
 use crate::input::{Action, Align, ChildVia, Config, FreeVia, RootVia, Size, VecOp};
-use crate::shadow::{Content, Shadow};
+use crate::nest::DropLog;
+use crate::shadow::{Content, RootInfo, Shadow};
 use crate::tracked::Tracked;
 use crate::vectors::{RawVec, Wide, check_raw, vec_op};
 use linked_alloc::conformance::pattern::{check_named, fill};
 
-/// A live root: its handle (which frees it on drop), its layout, its two vectors.
+/// A live root: its handle (which frees it on drop; `None` once a sub-root's handle
+/// is given up: its parent frees it), its two vectors. Its place in the tree is in the
+/// shadow's [`RootInfo`](crate::shadow::RootInfo).
 pub(crate) struct RootEntry<'a, B: LinkedAllocator> {
     pub(crate) id: u64,
-    pub(crate) handle: Root<'a, B>,
+    pub(crate) handle: Option<Root<'a, B>>,
     pub(crate) narrow: Option<RawVec>,
     pub(crate) wide: Option<RawVec>,
 }
@@ -31,6 +34,10 @@ pub(crate) struct Model<'a, B: LinkedAllocator> {
     pub(crate) base: Stats,
     pub(crate) next_id: u64,
     pub(crate) step: usize,
+    /// Where the values that count their drops record them.
+    pub(crate) log: DropLog,
+    /// The next sequence number of a block of such values.
+    pub(crate) next_seq: u64,
 }
 
 impl<'a, B: LinkedAllocator> Model<'a, B> {
@@ -43,6 +50,7 @@ impl<'a, B: LinkedAllocator> Model<'a, B> {
                 config,
                 blocks: BTreeMap::new(),
                 by_root: HashMap::new(),
+                infos: HashMap::new(),
                 expected: base,
                 next_seed: 0,
                 step: 0,
@@ -50,6 +58,8 @@ impl<'a, B: LinkedAllocator> Model<'a, B> {
             base,
             next_id: 0,
             step: 0,
+            log: DropLog::default(),
+            next_seq: 0,
         }
     }
 
@@ -103,6 +113,17 @@ impl<'a, B: LinkedAllocator> Model<'a, B> {
                     self.shadow.borrow().check_root(self.roots[i].id);
                 }
             }
+            Action::SubRoot {
+                parent,
+                size,
+                align,
+            } => self.sub_root(parent, size, align),
+            Action::AccountedRoot { size, align } => self.accounted_root(size, align),
+            Action::Value { root, kind } => self.value(root, kind),
+            Action::Reset { root } => self.reset(root),
+            Action::SetLimit { root, limit } => self.set_limit(root, limit),
+            Action::MoveUnder { root, parent } => self.move_under(root, parent),
+            Action::ForgetSubRoot { root } => self.forget_sub_root(root),
         }
     }
 
@@ -124,15 +145,14 @@ impl<'a, B: LinkedAllocator> Model<'a, B> {
         // SAFETY: `ptr` is a fresh root of `layout.size()` bytes that only we use.
         unsafe { fill(ptr, layout.size(), seed) };
         shadow.insert(ptr, layout, id, Content::Pattern(seed));
-        shadow.expected.roots += 1;
-        shadow.expected.bytes_in_use += layout.size();
+        shadow.add_info(id, None, false, layout.size());
         drop(shadow);
         // SAFETY: `ptr` is a live root of `self.linked` made with `layout` (by one of
         // its calls); the handle is its only owner from now on.
         let handle = unsafe { Root::from_raw(self.linked, ptr, layout) };
         self.roots.push(RootEntry {
             id,
-            handle,
+            handle: Some(handle),
             narrow: None,
             wide: None,
         });
@@ -191,7 +211,13 @@ impl<'a, B: LinkedAllocator> Model<'a, B> {
         }
         let Some(r) = self.pick(root) else { return };
         let entry = &self.roots[r];
+        let Some(handle) = entry.handle.as_ref() else {
+            return;
+        };
         let id = entry.id;
+        // An accounted root counts only what its handle makes: no raw children.
+        let accounted = self.shadow.borrow().infos[&id].accounted;
+        let via = if accounted { ChildVia::Handle } else { via };
         let parent = {
             let shadow = self.shadow.borrow();
             let list = &shadow.by_root[&id];
@@ -200,7 +226,14 @@ impl<'a, B: LinkedAllocator> Model<'a, B> {
             } else {
                 usize::from(block) % list.len()
             };
-            NonNull::new(list[i] as *mut u8).expect("non-null")
+            // A block of values is listed by its first value, not its start: the root
+            // is the parent then.
+            let i = if shadow.blocks[&list[i]].content == Content::Values {
+                0
+            } else {
+                i
+            };
+            shadow.blocks[&list[i]].ptr
         };
         let align = match via {
             ChildVia::More => MIN_ALIGN,
@@ -210,7 +243,7 @@ impl<'a, B: LinkedAllocator> Model<'a, B> {
             unreachable!("Size::bytes keeps layouts valid");
         };
         let (result, call) = match via {
-            ChildVia::Handle => (entry.handle.allocate_child(layout), "Root::allocate_child"),
+            ChildVia::Handle => (handle.allocate_child(layout), "Root::allocate_child"),
             // SAFETY: `parent` is a live block of this root (the model lists only live
             // blocks), and nothing frees the root meanwhile.
             ChildVia::Raw => (
@@ -226,15 +259,14 @@ impl<'a, B: LinkedAllocator> Model<'a, B> {
         let mut shadow = self.shadow.borrow_mut();
         match result {
             Ok(ptr) => {
-                shadow.succeeded(layout, call);
+                shadow.succeeded_in(id, layout, layout.size(), call);
                 let seed = shadow.seed();
                 // SAFETY: `ptr` is a fresh child of `layout.size()` bytes only we use.
                 unsafe { fill(ptr, layout.size(), seed) };
                 shadow.insert(ptr, layout, id, Content::Pattern(seed));
-                shadow.expected.children += 1;
-                shadow.expected.bytes_in_use += layout.size();
+                shadow.count(id, 1, layout.size());
             }
-            Err(_) => shadow.failed(layout, call),
+            Err(_) => shadow.failed_in(id, layout, layout.size(), call),
         }
         drop(shadow);
         self.check_stats(call);
@@ -242,24 +274,39 @@ impl<'a, B: LinkedAllocator> Model<'a, B> {
 
     pub(crate) fn free(&mut self, root: u16, via: FreeVia) {
         let Some(r) = self.pick(root) else { return };
-        let entry = self.roots.swap_remove(r);
-        self.retire(&entry);
-        let layout = entry.handle.layout();
+        if self.roots[r].handle.is_none() {
+            return;
+        }
+        let id = self.roots[r].id;
+        // The raw layer knows nothing of sub-roots and values: a root is given to it
+        // only if it is a top root with no sub-root and no value to drop.
+        let raw_ok = {
+            let shadow = self.shadow.borrow();
+            let info = &shadow.infos[&id];
+            info.parent.is_none() && info.values.is_empty() && shadow.descendants(id).is_empty()
+        };
+        let via = if raw_ok { via } else { FreeVia::Drop };
+        let mut retired = self.retire_below(id);
+        let r = self.index(id);
+        let mut entry = self.roots.swap_remove(r);
+        retired.push((id, self.retire(&entry)));
+        let handle = entry.handle.take().expect("checked above");
+        let layout = handle.layout();
         match via {
-            FreeVia::Drop => drop(entry.handle),
+            FreeVia::Drop => drop(handle),
             FreeVia::FreeRoot => {
-                let p = entry.handle.into_raw();
+                let p = handle.into_raw();
                 // SAFETY: `p` is a live root of `self.linked` (taken from its handle);
                 // the model forgot all its blocks and vectors.
                 unsafe { self.linked.free_root(p) };
             }
             FreeVia::FreeBuffer => {
-                let p = entry.handle.into_raw();
+                let p = handle.into_raw();
                 // SAFETY: as above.
                 unsafe { self.linked.free_buffer(p) };
             }
             FreeVia::Dealloc => {
-                let p = entry.handle.into_raw();
+                let p = handle.into_raw();
                 if layout.size() > 0 {
                     // SAFETY: `p` is a live root of `self.linked`, which `GlobalAlloc`
                     // hands out for `layout` (`alloc` is `allocate_root`), non-zero size.
@@ -270,18 +317,30 @@ impl<'a, B: LinkedAllocator> Model<'a, B> {
                 }
             }
         }
+        self.expect_drops(&retired, "after free");
         self.check_stats("after free");
     }
 
     pub(crate) fn realloc(&mut self, root: u16, size: Size) {
         let Some(r) = self.pick(root) else { return };
-        let layout = self.roots[r].handle.layout();
+        let id = self.roots[r].id;
+        let Some(handle) = self.roots[r].handle.as_ref() else {
+            return;
+        };
+        {
+            // `GlobalAlloc` knows nothing of nodes: a top root without one only.
+            let shadow = self.shadow.borrow();
+            let info = &shadow.infos[&id];
+            if info.parent.is_some() || info.has_node {
+                return;
+            }
+        }
+        let layout = handle.layout();
         let new_size = size.bytes(layout.align()).max(1);
         if layout.size() == 0 || (self.full() && new_size > layout.size()) {
             return;
         }
-        let id = self.roots[r].id;
-        let old = self.roots[r].handle.as_ptr();
+        let old = handle.as_ptr();
         check_raw::<u64>(self.roots[r].narrow, self.step);
         check_raw::<Wide>(self.roots[r].wide, self.step);
         let seed = {
@@ -314,25 +373,25 @@ impl<'a, B: LinkedAllocator> Model<'a, B> {
             let a = old.as_ptr() as usize;
             shadow.check_free_range(a, new_size, Some(a));
             shadow.blocks.get_mut(&a).expect("known").size = new_size;
-            shadow.expected.bytes_in_use = shadow.expected.bytes_in_use - layout.size() + new_size;
+            shadow.uncount(id, 0, layout.size());
+            shadow.count(id, 0, new_size);
             // SAFETY: `new` is the live root, now of `new_size >= kept` bytes, whose first
             // `kept` bytes are kept; only the model uses it.
             unsafe { check_kept_and_refill(new, kept, new_size, seed, self.step, " in place") };
             drop(shadow);
             let entry = &mut self.roots[r];
-            let old_handle = core::mem::replace(
-                &mut entry.handle,
+            let old_handle = entry.handle.replace(
                 // SAFETY: `new` is a live root of `self.linked`, now of `new_layout`; the
                 // old handle of the same root is given up just below, unfreed.
                 unsafe { Root::from_raw(self.linked, new, new_layout) },
             );
-            let _same_root = old_handle.into_raw();
+            let _same_root = old_handle.map(Root::into_raw);
             self.check_stats("after realloc in place");
             return;
         }
         // Moved: the old root and all its blocks are gone; its handle must not free it.
         let entry = self.roots.swap_remove(r);
-        let _freed = entry.handle.into_raw();
+        let _freed = entry.handle.map(Root::into_raw);
         let mut shadow = self.shadow.borrow_mut();
         shadow.drop_root(id);
         // SAFETY: `new` is a fresh root of `new_size >= kept` bytes that only the model
@@ -342,14 +401,13 @@ impl<'a, B: LinkedAllocator> Model<'a, B> {
         let id = self.next_id;
         self.next_id += 1;
         shadow.insert(new, new_layout, id, Content::Pattern(seed));
-        shadow.expected.roots += 1;
-        shadow.expected.bytes_in_use += new_size;
+        shadow.add_info(id, None, false, new_size);
         drop(shadow);
         self.roots.push(RootEntry {
             id,
             // SAFETY: `new` is a live root of `self.linked` made (by `realloc`, which
             // allocates a root) with `new_layout`; this handle is its only owner.
-            handle: unsafe { Root::from_raw(self.linked, new, new_layout) },
+            handle: Some(unsafe { Root::from_raw(self.linked, new, new_layout) }),
             narrow: None,
             wide: None,
         });
@@ -367,8 +425,11 @@ impl<'a, B: LinkedAllocator> Model<'a, B> {
             return;
         }
         let entry = &mut self.roots[r];
+        let Some(handle) = entry.handle.as_ref() else {
+            return;
+        };
         let alloc = Tracked {
-            root: &entry.handle,
+            root: handle,
             id: entry.id,
             shadow: &self.shadow,
         };
@@ -380,19 +441,60 @@ impl<'a, B: LinkedAllocator> Model<'a, B> {
     }
 
     /// Checks every pattern and vector of a root that is about to be freed, and
-    /// forgets its blocks.
-    pub(crate) fn retire(&self, entry: &RootEntry<'a, B>) {
+    /// forgets its blocks; returns what the model knew of it.
+    pub(crate) fn retire(&self, entry: &RootEntry<'a, B>) -> RootInfo {
         check_raw::<u64>(entry.narrow, self.step);
         check_raw::<Wide>(entry.wide, self.step);
-        self.shadow.borrow_mut().forget_root(entry.id);
+        self.shadow.borrow_mut().forget_root(entry.id)
     }
 
-    /// Frees every root left, checking patterns.
+    /// The index in `roots` of the live root `id`.
+    pub(crate) fn index(&self, id: u64) -> usize {
+        self.roots
+            .iter()
+            .position(|e| e.id == id)
+            .expect("a live root")
+    }
+
+    /// Before `id` is freed or reset: retires every root below it, deepest first
+    /// (checks their patterns and vectors, gives up their handles: `id` frees them);
+    /// returns what the model knew of them.
+    pub(crate) fn retire_below(&mut self, id: u64) -> Vec<(u64, RootInfo)> {
+        let below = self.shadow.borrow().descendants(id);
+        let mut out = Vec::with_capacity(below.len());
+        for d in below {
+            let i = self.index(d);
+            let mut entry = self.roots.swap_remove(i);
+            out.push((d, self.retire(&entry)));
+            // Its parent (at `id` or below) frees it: the handle is given up, deepest
+            // first, so no handle outlives its parent's.
+            core::mem::forget(entry.handle.take());
+        }
+        out
+    }
+
+    /// Frees every root left (each top root with its tree), checking patterns.
     pub(crate) fn free_all(&mut self) {
-        while let Some(entry) = self.roots.pop() {
-            self.retire(&entry);
-            drop(entry.handle);
+        while let Some(last) = self.roots.last() {
+            let top = self.shadow.borrow().chain(last.id).pop().expect("a chain");
+            let mut retired = self.retire_below(top);
+            let i = self.index(top);
+            let mut entry = self.roots.swap_remove(i);
+            retired.push((top, self.retire(&entry)));
+            drop(entry.handle.take());
+            self.expect_drops(&retired, "while freeing everything");
             self.check_stats("while freeing everything");
+        }
+    }
+}
+
+impl<B: LinkedAllocator> Drop for Model<'_, B> {
+    fn drop(&mut self) {
+        // Empty after `free_all`; after a failed check (a panic), the handles left are
+        // given up, not dropped: a sub-root's handle must not outlive its parent's, and
+        // the order in `roots` says nothing of that. The roots leak.
+        for entry in self.roots.drain(..) {
+            core::mem::forget(entry.handle);
         }
     }
 }

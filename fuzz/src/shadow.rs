@@ -20,10 +20,48 @@ pub(crate) enum Content {
     /// Given back with `Allocator::deallocate` but not reclaimed by the backend: still
     /// live (it goes with its root), its bytes are nobody's.
     Dead,
+    /// The values of a block with destructors (checked through the root's
+    /// [`RootInfo::values`]); the block's header before them is not in the map.
+    Values,
+}
+
+/// A block of values that count their drops, in a root.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ValueBlock {
+    /// The first value (dangling for an empty slice).
+    pub(crate) first: *const crate::nest::Counted,
+    /// Its sequence number: blocks are dropped newest first.
+    pub(crate) seq: u64,
+    /// How many values.
+    pub(crate) len: u32,
+}
+
+/// What the model knows of a live root beyond its blocks: its place in the tree, its
+/// accounting, and its own figures.
+#[derive(Clone, Debug)]
+pub(crate) struct RootInfo {
+    /// The parent root, for a sub-root.
+    pub(crate) parent: Option<u64>,
+    /// Made by `accounted_root` or below an accounted root.
+    pub(crate) accounted: bool,
+    /// The limit set on it (accounted roots only).
+    pub(crate) limit: Option<usize>,
+    /// Its own blocks as the backend counts them: one root, its children (the node
+    /// record of a top root and each value block included) and all their bytes.
+    pub(crate) own: Stats,
+    /// Whether the root has a node record (a plain top root makes one lazily).
+    pub(crate) has_node: bool,
+    /// Its blocks of values that count their drops.
+    pub(crate) values: Vec<ValueBlock>,
+    /// The highest `peak_bytes()` seen (accounted roots only).
+    pub(crate) peak: usize,
 }
 
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Block {
+    /// The block as the backend gave it (the map's key is its address): the model
+    /// reads and writes through it, never through a pointer made from an integer.
+    pub(crate) ptr: NonNull<u8>,
     pub(crate) size: usize,
     pub(crate) root: u64,
     pub(crate) content: Content,
@@ -36,6 +74,8 @@ pub(crate) struct Shadow {
     pub(crate) blocks: BTreeMap<usize, Block>,
     /// The addresses of each root's blocks; the root's own block first.
     pub(crate) by_root: HashMap<u64, Vec<usize>>,
+    /// Every live root's place in the tree and its own figures.
+    pub(crate) infos: HashMap<u64, RootInfo>,
     pub(crate) expected: Stats,
     pub(crate) next_seed: usize,
     pub(crate) step: usize,
@@ -61,23 +101,184 @@ impl Shadow {
         root: u64,
         content: Content,
     ) {
+        self.insert_aligned(addr, layout.size(), block_align(layout), root, content);
+    }
+
+    /// [`insert`](Self::insert) of `size` bytes that must be aligned to `align`.
+    #[track_caller]
+    pub(crate) fn insert_aligned(
+        &mut self,
+        addr: NonNull<u8>,
+        size: usize,
+        align: usize,
+        root: u64,
+        content: Content,
+    ) {
         let a = addr.as_ptr() as usize;
         assert!(
-            a.is_multiple_of(block_align(layout)),
-            "step {}: block {addr:p} of {layout:?} is not aligned to {}",
+            a.is_multiple_of(align),
+            "step {}: block {addr:p} of {size} bytes is not aligned to {align}",
             self.step,
-            block_align(layout)
         );
-        self.check_free_range(a, layout.size(), None);
+        self.check_free_range(a, size, None);
         self.blocks.insert(
             a,
             Block {
-                size: layout.size(),
+                ptr: addr,
+                size,
                 root,
                 content,
             },
         );
         self.by_root.entry(root).or_default().push(a);
+    }
+
+    /// Counts `children` more children and `bytes` more bytes in `root`.
+    pub(crate) fn count(&mut self, root: u64, children: usize, bytes: usize) {
+        let own = &mut self.infos.get_mut(&root).expect("a known root").own;
+        own.children += children;
+        own.bytes_in_use += bytes;
+        self.expected.children += children;
+        self.expected.bytes_in_use += bytes;
+    }
+
+    /// Counts `children` fewer children and `bytes` fewer bytes in `root`.
+    pub(crate) fn uncount(&mut self, root: u64, children: usize, bytes: usize) {
+        let own = &mut self.infos.get_mut(&root).expect("a known root").own;
+        own.children -= children;
+        own.bytes_in_use -= bytes;
+        self.expected.children -= children;
+        self.expected.bytes_in_use -= bytes;
+    }
+
+    /// Records a new root (its block is inserted by the caller) of `bytes` bytes in
+    /// all (a sub-root's node record included).
+    pub(crate) fn add_info(&mut self, id: u64, parent: Option<u64>, accounted: bool, bytes: usize) {
+        let own = Stats {
+            roots: 1,
+            children: 0,
+            bytes_in_use: bytes,
+        };
+        self.expected.roots += 1;
+        self.expected.bytes_in_use += bytes;
+        self.infos.insert(
+            id,
+            RootInfo {
+                parent,
+                accounted,
+                limit: None,
+                own,
+                has_node: parent.is_some(),
+                values: Vec::new(),
+                peak: 0,
+            },
+        );
+    }
+
+    /// Whether `a` is `x` or an ancestor of it.
+    pub(crate) fn is_under(&self, mut x: u64, a: u64) -> bool {
+        loop {
+            if x == a {
+                return true;
+            }
+            match self.infos[&x].parent {
+                Some(p) => x = p,
+                None => return false,
+            }
+        }
+    }
+
+    /// `root` and its ancestors, nearest first.
+    pub(crate) fn chain(&self, mut x: u64) -> Vec<u64> {
+        let mut out = vec![x];
+        while let Some(p) = self.infos[&x].parent {
+            out.push(p);
+            x = p;
+        }
+        out
+    }
+
+    /// The figures of every live root's subtree (itself and everything below).
+    pub(crate) fn subtrees(&self) -> HashMap<u64, Stats> {
+        let mut out: HashMap<u64, Stats> = HashMap::new();
+        for (&id, info) in &self.infos {
+            for a in self.chain(id) {
+                let s = out.entry(a).or_default();
+                s.roots += info.own.roots;
+                s.children += info.own.children;
+                s.bytes_in_use += info.own.bytes_in_use;
+            }
+        }
+        out
+    }
+
+    /// The figures of `root`'s subtree.
+    pub(crate) fn subtree(&self, root: u64) -> Stats {
+        let mut s = Stats::default();
+        for (&id, info) in &self.infos {
+            if self.is_under(id, root) {
+                s.roots += info.own.roots;
+                s.children += info.own.children;
+                s.bytes_in_use += info.own.bytes_in_use;
+            }
+        }
+        s
+    }
+
+    /// The live roots under `root` (not itself), deepest first.
+    pub(crate) fn descendants(&self, root: u64) -> Vec<u64> {
+        let mut out: Vec<(usize, u64)> = self
+            .infos
+            .keys()
+            .filter(|&&x| x != root && self.is_under(x, root))
+            .map(|&x| (self.chain(x).len(), x))
+            .collect();
+        out.sort_unstable_by(|a, b| b.cmp(a));
+        out.into_iter().map(|(_, x)| x).collect()
+    }
+
+    /// Whether `bytes` more in `root` pass no limit of it or of an ancestor.
+    pub(crate) fn fits(&self, root: u64, bytes: usize) -> bool {
+        self.chain(root)
+            .into_iter()
+            .all(|a| match self.infos[&a].limit {
+                None => true,
+                Some(limit) => self
+                    .subtree(a)
+                    .bytes_in_use
+                    .checked_add(bytes)
+                    .is_some_and(|b| b <= limit),
+            })
+    }
+
+    /// Whether `root` or an ancestor has a limit.
+    pub(crate) fn limited(&self, root: u64) -> bool {
+        self.chain(root)
+            .into_iter()
+            .any(|a| self.infos[&a].limit.is_some())
+    }
+
+    /// Checks that a request of `layout`, charging `bytes` to the accounted `root` (if
+    /// accounted), that failed was allowed to: a limit refuses it or the backend may.
+    #[track_caller]
+    pub(crate) fn failed_in(&self, root: u64, layout: Layout, bytes: usize, call: &str) {
+        assert!(
+            self.may_fail(layout) || !self.fits(root, bytes),
+            "step {}: {call} failed for an ordinary {layout:?} that passes no limit",
+            self.step
+        );
+    }
+
+    /// Checks that a request of `layout` that succeeded, charging `bytes` to `root`
+    /// (before the model counts it), was possible and passed no limit.
+    #[track_caller]
+    pub(crate) fn succeeded_in(&self, root: u64, layout: Layout, bytes: usize, call: &str) {
+        self.succeeded(layout, call);
+        assert!(
+            self.fits(root, bytes),
+            "step {}: {call} of {layout:?} ({bytes} bytes) passed a limit of root {root} or above",
+            self.step
+        );
     }
 
     /// Checks that `[addr, addr + size)` overlaps no live block but `except`.
@@ -122,8 +323,7 @@ impl Shadow {
         let list = self.by_root.get_mut(&b.root).expect("a known root");
         let i = list.iter().position(|&x| x == addr).expect("listed");
         list.swap_remove(i);
-        self.expected.children -= 1;
-        self.expected.bytes_in_use -= b.size;
+        self.uncount(b.root, 1, b.size);
     }
 
     /// Checks every pattern of `root`'s blocks.
@@ -136,7 +336,7 @@ impl Shadow {
                 // filled this one with the pattern of `seed`.
                 unsafe {
                     check_named(
-                        NonNull::new(a as *mut u8).expect("non-null"),
+                        b.ptr,
                         b.size,
                         seed,
                         format_args!("step {}, root {root}", self.step),
@@ -144,24 +344,27 @@ impl Shadow {
                 };
             }
         }
+        crate::nest::check_values(root, &self.infos[&root].values, self.step);
     }
 
     /// Checks a root's patterns and forgets all its blocks (about to be freed).
     #[track_caller]
-    pub(crate) fn forget_root(&mut self, root: u64) {
+    pub(crate) fn forget_root(&mut self, root: u64) -> RootInfo {
         self.check_root(root);
-        self.drop_root(root);
+        self.drop_root(root)
     }
 
-    /// Forgets all the blocks of a root (freed already).
-    pub(crate) fn drop_root(&mut self, root: u64) {
+    /// Forgets all the blocks of a root (freed already), and the root.
+    pub(crate) fn drop_root(&mut self, root: u64) -> RootInfo {
         let list = self.by_root.remove(&root).expect("a known root");
-        self.expected.roots -= 1;
-        self.expected.children -= list.len() - 1;
         for a in list {
-            let b = self.blocks.remove(&a).expect("listed blocks are known");
-            self.expected.bytes_in_use -= b.size;
+            self.blocks.remove(&a).expect("listed blocks are known");
         }
+        let info = self.infos.remove(&root).expect("a known root");
+        self.expected.roots -= info.own.roots;
+        self.expected.children -= info.own.children;
+        self.expected.bytes_in_use -= info.own.bytes_in_use;
+        info
     }
 
     /// Whether a failed request of `layout` is allowed.

@@ -67,14 +67,19 @@ impl<B: LinkedAllocator> Tracked<'_, '_, B> {
         let old_addr = shadow.known_size(ptr, old.size(), call, "old layout");
         match result {
             Err(_) => {
-                shadow.failed(new, call);
+                shadow.failed_in(self.id, new, new.size(), call);
                 self.check_stats(&shadow, call);
                 Err(ApiAllocError)
             }
             Ok(slice) => {
-                shadow.succeeded(new, call);
                 assert!(slice.len() >= new.size(), "{call}: short block");
                 let fresh = slice.cast::<u8>();
+                // In place, only a growth is charged; moved, the whole new block.
+                match (fresh == ptr, new.size().checked_sub(old.size())) {
+                    (true, None | Some(0)) => shadow.succeeded(new, call),
+                    (true, Some(more)) => shadow.succeeded_in(self.id, new, more, call),
+                    (false, _) => shadow.succeeded_in(self.id, new, new.size(), call),
+                }
                 if fresh == ptr {
                     // In place: the same block, with its new size.
                     assert!(
@@ -84,13 +89,12 @@ impl<B: LinkedAllocator> Tracked<'_, '_, B> {
                     shadow.check_free_range(old_addr, new.size(), Some(old_addr));
                     let b = shadow.blocks.get_mut(&old_addr).expect("known");
                     b.size = new.size();
-                    shadow.expected.bytes_in_use =
-                        shadow.expected.bytes_in_use - old.size() + new.size();
+                    shadow.uncount(self.id, 0, old.size());
+                    shadow.count(self.id, 0, new.size());
                     self.check_stats(&shadow, call);
                 } else {
                     shadow.insert(fresh, new, self.id, Content::Vec);
-                    shadow.expected.children += 1;
-                    shadow.expected.bytes_in_use += new.size();
+                    shadow.count(self.id, 1, new.size());
                     self.settle_old(&mut shadow, old_addr, call);
                 }
                 Ok(slice)
@@ -137,13 +141,12 @@ unsafe impl<B: LinkedAllocator> Allocator for Tracked<'_, '_, B> {
         let mut shadow = self.shadow.borrow_mut();
         match result {
             Ok(slice) => {
-                shadow.succeeded(layout, "Allocator::allocate");
+                shadow.succeeded_in(self.id, layout, layout.size(), "Allocator::allocate");
                 assert!(slice.len() >= layout.size(), "allocate: short block");
                 shadow.insert(slice.cast(), layout, self.id, Content::Vec);
-                shadow.expected.children += 1;
-                shadow.expected.bytes_in_use += layout.size();
+                shadow.count(self.id, 1, layout.size());
             }
-            Err(_) => shadow.failed(layout, "Allocator::allocate"),
+            Err(_) => shadow.failed_in(self.id, layout, layout.size(), "Allocator::allocate"),
         }
         self.check_stats(&shadow, "Allocator::allocate");
         result

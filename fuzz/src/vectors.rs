@@ -174,10 +174,13 @@ pub(crate) fn vec_op<T: Elem, B: LinkedAllocator>(
         }
         VecOp::Shrink(k) => {
             let target = (v.len() + usize::from(k % 8)).min(v.capacity());
-            let exhaustible = shadow.borrow().config.exhaustible;
+            let exhaustible = {
+                let shadow = shadow.borrow();
+                shadow.config.exhaustible || shadow.limited(v.allocator().id)
+            };
             if !exhaustible {
                 // `Vec::shrink_to` cannot report a failure (it aborts), so only where
-                // the backend cannot run out.
+                // the backend cannot run out and no limit can refuse a new block.
                 v.shrink_to(target);
             } else if target < v.capacity() && v.capacity() > 0 {
                 // Through `Allocator::shrink`, which reports failure.
