@@ -487,9 +487,16 @@ fn move_under<B: LinkedAllocator>(heap: &Linked<B>) {
     assert_eq!(drops.load(Ordering::Relaxed), 3);
     assert!(heap.stats().is_empty(), "{:?}", heap.stats());
 
-    // Refused: accounted under plain, plain under accounted.
+    // Refused: accounted under plain, plain under accounted; nothing made for it.
     let plain = heap.root(SMALL).unwrap();
     let acc = heap.accounted_root(SMALL).unwrap();
+    let before = heap.stats();
+    let top = heap.root(SMALL).unwrap();
+    let top_made = heap.stats();
+    let top = top.move_under(&acc).unwrap_err();
+    assert_eq!(heap.stats(), top_made, "a refused move made a node record");
+    drop(top);
+    assert_eq!(heap.stats(), before);
     let sub = acc.sub_root(SMALL).unwrap();
     let sub = sub.move_under(&plain).unwrap_err();
     let psub = plain.sub_root(SMALL).unwrap();

@@ -503,8 +503,9 @@ impl<'a, B: LinkedAllocator> Root<'a, B> {
     /// # Errors
     /// Gives the handle back, changing nothing, if `parent` belongs to another
     /// [`Linked`], if one of the two is accounted and the other is not, if the move
-    /// would pass a limit of `parent` or of an ancestor of it, or if memory for this
-    /// root's node record (a plain top root has none yet) is exhausted.
+    /// would pass a limit of `parent` or of an ancestor of it, or if memory for a node
+    /// record (a plain root has none until it first needs one) is exhausted; a node
+    /// record made before that refusal stays, and goes with its root.
     ///
     /// ```
     /// # use core::alloc::Layout;
@@ -525,7 +526,9 @@ impl<'a, B: LinkedAllocator> Root<'a, B> {
     /// # Ok::<(), linked_alloc::AllocError>(())
     /// ```
     pub fn move_under<'p>(self, parent: &'p Root<'_, B>) -> Result<Root<'p, B>, Self> {
-        if !ptr::eq(self.linked, parent.linked) {
+        // Both of one kind (checked before any node record is made).
+        let accounted = self.accounted_node().is_some();
+        if !ptr::eq(self.linked, parent.linked) || accounted != parent.accounted_node().is_some() {
             return Err(self);
         }
         let Ok(to) = parent.node() else {
@@ -534,12 +537,6 @@ impl<'a, B: LinkedAllocator> Root<'a, B> {
         let Ok(node) = self.node() else {
             return Err(self);
         };
-        // SAFETY: both nodes are live (their handles are).
-        let accounted = unsafe { is_accounted(node) };
-        // SAFETY: as above.
-        if accounted != unsafe { is_accounted(to) } {
-            return Err(self);
-        }
         // SAFETY: `node` is this root's live node; taking `self` by value means no
         // handle below it is alive (each borrows its parent), so no one allocates in
         // its subtree or reads its parent link; `to` is live while `parent` is borrowed,
