@@ -320,8 +320,10 @@ unsafe impl<B: LinkedAllocator> GlobalAlloc for Linked<B> {
     unsafe fn dealloc(&self, ptr: *mut u8, _layout: Layout) {
         let guard = AbortOnUnwind;
         // SAFETY: GlobalAlloc's caller passes a pointer that `alloc*` returned here and
-        // that is still allocated: a live, non-null root of `B`.
-        unsafe { self.backend.free_root(NonNull::new_unchecked(ptr)) }
+        // that is still allocated: a live, non-null root of `B`, given up. `free_root`
+        // (one load more than the backend's) also frees the tree of a root that has
+        // sub-roots on the raw layer.
+        unsafe { self.free_root(NonNull::new_unchecked(ptr)) }
         core::mem::forget(guard);
     }
 
@@ -355,7 +357,7 @@ unsafe impl<B: LinkedAllocator> GlobalAlloc for Linked<B> {
         // blocks, so they do not overlap.
         unsafe {
             ptr::copy_nonoverlapping(ptr, new.as_ptr(), layout.size().min(new_size));
-            self.backend.free_root(root);
+            self.free_root(root);
         }
         core::mem::forget(guard);
         new.as_ptr()

@@ -629,6 +629,45 @@ fn raw_deep_and_handles<B: LinkedAllocator>(heap: &Linked<B>, depth: usize) {
     assert_eq!(drops.load(Ordering::Relaxed), 3);
     assert!(heap.stats().is_empty(), "{:?}", heap.stats());
 
+    // `GlobalAlloc::dealloc` and `realloc` (which moves the root, its children going
+    // with the old block) of a root with a tree given up: the tree goes too.
+    let root = heap.root(SMALL).unwrap();
+    root.alloc(Counted(drops.clone(), Box::new(4)));
+    root.sub_root(SMALL)
+        .unwrap()
+        .alloc(Counted(drops.clone(), Box::new(5)));
+    let root = root.into_raw();
+    // SAFETY: a live root of `SMALL`, given up; not used afterwards.
+    unsafe { core::alloc::GlobalAlloc::dealloc(heap, root.as_ptr(), SMALL) };
+    assert_eq!(drops.load(Ordering::Relaxed), 5);
+    assert!(heap.stats().is_empty(), "{:?}", heap.stats());
+    let root = heap.root(SMALL).unwrap();
+    fill(&root, 9);
+    root.alloc(Counted(drops.clone(), Box::new(6)));
+    let root = root.into_raw();
+    // SAFETY: a live root of `SMALL`, given up; the new size is valid.
+    let moved = unsafe { core::alloc::GlobalAlloc::realloc(heap, root.as_ptr(), SMALL, 1 << 16) };
+    assert!(!moved.is_null());
+    // SAFETY: the first `SMALL.size()` bytes are the root's.
+    unsafe { pattern::check(core::ptr::NonNull::new(moved).unwrap(), SMALL.size(), 9) };
+    if moved != root.as_ptr() {
+        assert_eq!(
+            drops.load(Ordering::Relaxed),
+            6,
+            "the value went with the old block"
+        );
+    }
+    // SAFETY: the moved block, a live root of 64 KiB with the root's alignment.
+    unsafe {
+        core::alloc::GlobalAlloc::dealloc(
+            heap,
+            moved,
+            Layout::from_size_align(1 << 16, SMALL.align()).unwrap(),
+        )
+    };
+    assert_eq!(drops.load(Ordering::Relaxed), 6);
+    assert!(heap.stats().is_empty(), "{:?}", heap.stats());
+
     // Raw sub-roots of an accounted root given up: charged to it.
     let acc = heap.accounted_root(SMALL).unwrap();
     let before = acc.stats().unwrap();

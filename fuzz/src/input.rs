@@ -54,6 +54,14 @@ pub enum Size {
 }
 
 impl Size {
+    /// The layout of this size for a block of alignment `align` (a power of two).
+    pub fn layout(self, align: usize) -> core::alloc::Layout {
+        let Ok(layout) = core::alloc::Layout::from_size_align(self.bytes(align), align) else {
+            unreachable!("Size::bytes keeps layouts valid");
+        };
+        layout
+    }
+
     /// The size in bytes for a block of alignment `align`.
     pub fn bytes(self, align: usize) -> usize {
         match self {

@@ -129,9 +129,6 @@ impl<'a, B: LinkedAllocator> Model<'a, B> {
 
     /// Records a new root block and its handle, filled with a fresh pattern.
     pub(crate) fn add_root(&mut self, ptr: NonNull<u8>, layout: Layout, zeroed: bool) {
-        let id = self.next_id;
-        self.next_id += 1;
-        let mut shadow = self.shadow.borrow_mut();
         if zeroed {
             // SAFETY: `ptr` is a fresh root of `layout.size()` bytes, zeroed by the call.
             let bytes = unsafe { core::slice::from_raw_parts(ptr.as_ptr(), layout.size()) };
@@ -141,21 +138,10 @@ impl<'a, B: LinkedAllocator> Model<'a, B> {
                 self.step
             );
         }
-        let seed = shadow.seed();
-        // SAFETY: `ptr` is a fresh root of `layout.size()` bytes that only we use.
-        unsafe { fill(ptr, layout.size(), seed) };
-        shadow.insert(ptr, layout, id, Content::Pattern(seed));
-        shadow.add_info(id, None, false, layout.size());
-        drop(shadow);
         // SAFETY: `ptr` is a live root of `self.linked` made with `layout` (by one of
         // its calls); the handle is its only owner from now on.
         let handle = unsafe { Root::from_raw(self.linked, ptr, layout) };
-        self.roots.push(RootEntry {
-            id,
-            handle: Some(handle),
-            narrow: None,
-            wide: None,
-        });
+        self.add_tree_root(handle, None, false, layout.size());
     }
 
     pub(crate) fn new_root(&mut self, size: Size, align: Align, via: RootVia) {
@@ -166,9 +152,7 @@ impl<'a, B: LinkedAllocator> Model<'a, B> {
             RootVia::Buffer => MIN_ALIGN,
             _ => align.bytes(),
         };
-        let Ok(layout) = Layout::from_size_align(size.bytes(align), align) else {
-            unreachable!("Size::bytes keeps layouts valid");
-        };
+        let layout = size.layout(align);
         let mut zeroed = false;
         let (result, call) = match via {
             RootVia::Handle => (self.linked.root(layout).map(Root::into_raw), "Linked::root"),
@@ -239,9 +223,7 @@ impl<'a, B: LinkedAllocator> Model<'a, B> {
             ChildVia::More => MIN_ALIGN,
             _ => align.bytes(),
         };
-        let Ok(layout) = Layout::from_size_align(size.bytes(align), align) else {
-            unreachable!("Size::bytes keeps layouts valid");
-        };
+        let layout = size.layout(align);
         let (result, call) = match via {
             ChildVia::Handle => (handle.allocate_child(layout), "Root::allocate_child"),
             // SAFETY: `parent` is a live block of this root (the model lists only live

@@ -279,7 +279,7 @@ impl<'a, B: LinkedAllocator> Model<'a, B> {
     }
 
     /// Records a new root's block, filled with a fresh pattern, with its info.
-    fn add_tree_root(
+    pub(crate) fn add_tree_root(
         &mut self,
         handle: Root<'a, B>,
         parent: Option<u64>,
@@ -314,9 +314,7 @@ impl<'a, B: LinkedAllocator> Model<'a, B> {
             return;
         };
         let align = align.bytes();
-        let Ok(layout) = Layout::from_size_align(size.bytes(align), align) else {
-            unreachable!("Size::bytes keeps layouts valid");
-        };
+        let layout = size.layout(align);
         let whole = sizes().whole(layout);
         let accounted = self.shadow.borrow().infos[&pid].accounted;
         // SAFETY: the model drops or gives up this handle before its parent's is
@@ -359,9 +357,7 @@ impl<'a, B: LinkedAllocator> Model<'a, B> {
             return;
         }
         let align = align.bytes();
-        let Ok(layout) = Layout::from_size_align(size.bytes(align), align) else {
-            unreachable!("Size::bytes keeps layouts valid");
-        };
+        let layout = size.layout(align);
         match self.linked.accounted_root(layout) {
             Ok(root) => {
                 self.shadow

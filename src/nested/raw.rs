@@ -321,6 +321,8 @@ impl<B: LinkedAllocator> Linked<B> {
     /// `parent` is a live root of this front end, as [`allocate_root`](Self::allocate_root),
     /// [`allocate_buffer`](Self::allocate_buffer), this call or [`Root::into_raw`] returned
     /// it, owned by no live [`Root`] handle; no other thread frees it during the call.
+    /// The sub-root is freed by `free_root` (or `free_buffer`, or with its parent), never
+    /// by `GlobalAlloc::dealloc` or `realloc`, which take only blocks of `alloc`.
     ///
     /// ```
     /// # use core::alloc::Layout;
