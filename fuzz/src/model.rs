@@ -83,6 +83,13 @@ impl<'a, B: LinkedAllocator> Model<'a, B> {
             > shadow.config.max_live_bytes
     }
 
+    /// The root that `i` picks if it has a live handle: its index, id and handle.
+    pub(crate) fn pick_live(&self, i: u16) -> Option<(usize, u64, &Root<'a, B>)> {
+        let r = self.pick(i)?;
+        let entry = &self.roots[r];
+        Some((r, entry.id, entry.handle.as_ref()?))
+    }
+
     pub(crate) fn pick(&self, i: u16) -> Option<usize> {
         (!self.roots.is_empty()).then(|| usize::from(i) % self.roots.len())
     }
@@ -304,9 +311,7 @@ impl<'a, B: LinkedAllocator> Model<'a, B> {
     }
 
     pub(crate) fn realloc(&mut self, root: u16, size: Size) {
-        let Some(r) = self.pick(root) else { return };
-        let id = self.roots[r].id;
-        let Some(handle) = self.roots[r].handle.as_ref() else {
+        let Some((r, id, handle)) = self.pick_live(root) else {
             return;
         };
         {

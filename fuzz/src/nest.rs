@@ -308,9 +308,7 @@ impl<'a, B: LinkedAllocator> Model<'a, B> {
         if self.full() {
             return;
         }
-        let Some(p) = self.pick(parent) else { return };
-        let pid = self.roots[p].id;
-        let Some(handle) = self.roots[p].handle.as_ref() else {
+        let Some((_, pid, handle)) = self.pick_live(parent) else {
             return;
         };
         let align = align.bytes();
@@ -521,9 +519,7 @@ impl<'a, B: LinkedAllocator> Model<'a, B> {
     }
 
     pub(crate) fn reset(&mut self, root: u16) {
-        let Some(r) = self.pick(root) else { return };
-        let id = self.roots[r].id;
-        let Some(handle) = self.roots[r].handle.as_ref() else {
+        let Some((_, id, handle)) = self.pick_live(root) else {
             return;
         };
         let sz = sizes();
@@ -627,9 +623,7 @@ impl<'a, B: LinkedAllocator> Model<'a, B> {
     }
 
     pub(crate) fn set_limit(&mut self, root: u16, limit: LimitOp) {
-        let Some(r) = self.pick(root) else { return };
-        let id = self.roots[r].id;
-        let Some(handle) = self.roots[r].handle.as_ref() else {
+        let Some((_, id, handle)) = self.pick_live(root) else {
             return;
         };
         let mut shadow = self.shadow.borrow_mut();
