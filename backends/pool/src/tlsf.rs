@@ -403,8 +403,15 @@ impl Heap<'_> {
         self.st.free_bytes += size;
     }
 
+    /// [`unlink_free`](Self::unlink_free), out of line: for the merges of a free and
+    /// a resize, which share this copy; an allocation inlines its own.
+    #[inline(never)]
+    fn unlink_free_out_of_line(&mut self, b: usize) {
+        self.unlink_free(b);
+    }
+
     /// Takes the free block at `b` off its list. The caller fixes the flags around it.
-    #[inline]
+    #[inline(always)]
     fn unlink_free(&mut self, b: usize) {
         let size = self.size_of(b);
         let class = class_of(size);
@@ -574,13 +581,13 @@ impl Heap<'_> {
         if w & PREV_FREE != 0 {
             let prev_size = self.rd(b - 4) as usize;
             start = b - prev_size;
-            self.unlink_free(start);
+            self.unlink_free_out_of_line(start);
             total += prev_size;
         }
         let next = b + size;
         if next < self.st.heap_end && self.rd(next + SIZE) & FREE != 0 {
             total += self.size_of(next);
-            self.unlink_free(next);
+            self.unlink_free_out_of_line(next);
         }
         self.push_free(start, total);
         self.mark_prev_free(start + total, true);
@@ -724,7 +731,7 @@ impl Heap<'_> {
             if total < need {
                 return false;
             }
-            self.unlink_free(next);
+            self.unlink_free_out_of_line(next);
             let rest = total - need;
             if rest >= HEADER {
                 // The block after `next` keeps `PREV_FREE`: the tail is free.
