@@ -11,13 +11,13 @@
 //! A used block's header holds two chain links (`u32` words). Here a link is the
 //! header offset of the block in its region, with the region's index in the low bits:
 //! offsets are multiples of the granule (at least 8), so the low three bits are free,
-//! and a pool has at most [`MAX_REGIONS`] regions. `u32::MAX` stays "none" (its offset
-//! part is past any region's span). The free lists stay inside each region and keep
-//! plain offsets.
+//! and a pool has at most [`MAX_REGIONS`] regions. 0 stays "none" (`tlsf::NONE`: no
+//! block's header is at offset 0 of its region, where the tables are). The free lists
+//! stay inside each region and keep plain offsets.
 
 use core::ptr::NonNull;
 
-use crate::tlsf::{BlockKind, GRANULE, HEADER, Heap, LiveBlock, Tlsf};
+use crate::tlsf::{BlockKind, GRANULE, HEADER, Heap, LiveBlock, NONE, Tlsf};
 
 /// The most regions one pool serves from: its own and up to seven added with
 /// [`add_region`](crate::Pool::add_region).
@@ -28,8 +28,6 @@ const _: () = assert!(
     "the region index sits in the low bits of a granule-aligned offset"
 );
 
-/// "No block" in a chain link.
-const NONE: u32 = u32::MAX;
 const TAG: u32 = (MAX_REGIONS - 1) as u32;
 
 /// A block of the pool: the index of its region and the offset of its header there.
@@ -340,27 +338,36 @@ impl<'a> Heaps<'a> {
 
     /// Frees the live root `root` and every block of its chain, in whichever region
     /// each lies: O(1) per block, with constant stack. Returns (children, bytes
-    /// requested).
+    /// requested). The root is freed here (the only block of a `GlobalAlloc` root),
+    /// its children, if any, out of line.
     #[inline]
     pub(crate) fn free_chain(&mut self, root: BlockRef) -> (usize, usize) {
-        if self.extras.count == 0 {
-            // One region: every link is a plain offset (region 0 in its low bits).
-            return self.first.free_chain(root.header);
+        let mut heap = self.heap(root.region);
+        // Read the link first: freeing a block may merge its header into a free block.
+        let next = heap.chain_next(root.header);
+        let bytes = heap.requested(root.header);
+        heap.free_block(root.header);
+        match BlockRef::from_link(next) {
+            None => (0, bytes),
+            Some(first) => {
+                let (children, more) = self.free_children(first);
+                (children, bytes + more)
+            }
         }
-        self.free_chain_across(root)
     }
 
-    /// [`free_chain`](Self::free_chain) in a pool of several regions.
+    /// Frees the rest of a chain from its block `first` on (the children of a root
+    /// just freed), in any regions. Returns (blocks, bytes requested).
     #[inline(never)]
-    fn free_chain_across(&mut self, root: BlockRef) -> (usize, usize) {
+    fn free_children(&mut self, first: BlockRef) -> (usize, usize) {
         let (mut children, mut bytes) = (0, 0);
-        let mut next = Some(root);
+        let mut next = Some(first);
         while let Some(c) = next {
             let mut heap = self.heap(c.region);
             // Read the link first: freeing `c` may merge its header into a free block.
             next = BlockRef::from_link(heap.chain_next(c.header));
             bytes += heap.requested(c.header);
-            children += usize::from(c != root);
+            children += 1;
             heap.free_block(c.header);
         }
         (children, bytes)

@@ -62,13 +62,15 @@ const FL_SHIFT: u32 = SL_LOG2 + GRANULE_LOG2;
 const LINEAR: usize = 1 << FL_SHIFT;
 /// First-level classes needed for every size below 2³².
 const FL_MAX: usize = (u32::BITS - FL_SHIFT + 1) as usize;
-/// The largest span of the region that is managed (offsets and sizes fit in a `u32`,
-/// with `u32::MAX` free for "none").
+/// The largest span of the region that is managed (offsets and sizes fit in a `u32`).
 pub(crate) const MAX_SPAN: usize = ((u32::MAX as usize) & !(GRANULE - 1)) - GRANULE;
 /// At most this many free blocks are examined when the good-fit search finds nothing.
 pub(crate) const SCAN_LIMIT: usize = 16;
 
-const NONE: u32 = u32::MAX;
+/// "No block" in a list or chain link, and in a list head: offset 0, where the list
+/// heads lie (`heap_start > 0`), so no block's header is ever there. Zero, so that the
+/// tables start as zeros: one fill at set-up (no `memset` of another byte pulled in).
+pub(crate) const NONE: u32 = 0;
 const FREE: u32 = 1;
 const PREV_FREE: u32 = 2;
 const ROOT: u32 = 4;
@@ -234,8 +236,11 @@ impl Tlsf {
         let (skip, span, fl_count, heap_start) = Self::tables(addr, len);
         let heads_bytes = fl_count * SL_COUNT * 4;
         if span < heap_start + HEADER {
-            // Too small for the tables and one block: every request fails.
-            *self = Self::new();
+            // Too small for the tables and one block: an empty layout (no tables, no
+            // heap), so that every request fails. Field by field: assigning
+            // `Self::new()` would link a `memset` for its arrays.
+            (self.skip, self.span, self.heads, self.live) = (0, 0, 0, 0);
+            (self.heap_start, self.heap_end, self.fl_count) = (0, 0, 0);
             return;
         }
         self.skip = skip;
@@ -276,17 +281,26 @@ impl Heap<'_> {
 
     /// Writes the tables and one free block over the whole heap.
     fn format(&mut self) {
-        for i in 0..self.st.fl_count * SL_COUNT {
-            self.wr(self.st.heads + 4 * i, NONE);
-        }
-        let mut off = self.st.live;
+        // The list heads (all `NONE`, which is 0) and the live map (all clear) lie
+        // together from `heads` to `heap_start`.
+        const _: () = assert!(NONE == 0);
+        debug_assert!(self.st.heads == 0 && self.st.live == self.st.fl_count * SL_COUNT * 4);
+        // Volatile stores, one word at a time: a plain loop (or `write_bytes`) becomes a
+        // call to a word-aligned `memset`, ~170 B of code that a firmware image would
+        // link for this one call. Speed does not matter here: this runs once.
+        let mut off = self.st.heads;
         while off < self.st.heap_start {
-            self.wr(off, 0);
+            debug_assert!(off % 4 == 0 && off + 4 <= self.st.span);
+            // SAFETY: `heads..heap_start` lies in the span (the layout keeps it below
+            // `heap_start < span`), word-aligned from the granule-aligned `mem`; the span
+            // is valid for writes and this state's alone (the precondition of
+            // `Tlsf::view`), and this view is the only one (`&mut`).
+            unsafe { self.mem.add(off).cast::<u32>().write_volatile(0) };
             off += 4;
         }
         self.st.ready = true;
         if self.st.heap_end > self.st.heap_start {
-            self.push_free(self.st.heap_start, self.st.heap_end - self.st.heap_start);
+            self.push_free_out_of_line(self.st.heap_start, self.st.heap_end - self.st.heap_start);
         }
     }
 
@@ -359,9 +373,18 @@ impl Heap<'_> {
         }
     }
 
+    /// [`push_free`](Self::push_free), out of line: for the calls that are not the hot
+    /// path's (the gap before an over-aligned block, the rest of a block grown in place,
+    /// the first free block), which share this copy; an allocation's split and a free
+    /// inline theirs.
+    #[inline(never)]
+    fn push_free_out_of_line(&mut self, b: usize, size: usize) {
+        self.push_free(b, size);
+    }
+
     /// Makes `b..b + size` a free block at the head of its class's list. The caller
     /// sets `PREV_FREE` on the block after it.
-    #[inline]
+    #[inline(always)]
     fn push_free(&mut self, b: usize, size: usize) {
         debug_assert!(size >= HEADER && size % GRANULE == 0 && b + size <= self.st.heap_end);
         let class = class_of(size);
@@ -380,8 +403,15 @@ impl Heap<'_> {
         self.st.free_bytes += size;
     }
 
+    /// [`unlink_free`](Self::unlink_free), out of line: for the merges of a free and
+    /// a resize, which share this copy; an allocation inlines its own.
+    #[inline(never)]
+    fn unlink_free_out_of_line(&mut self, b: usize) {
+        self.unlink_free(b);
+    }
+
     /// Takes the free block at `b` off its list. The caller fixes the flags around it.
-    #[inline]
+    #[inline(always)]
     fn unlink_free(&mut self, b: usize) {
         let size = self.size_of(b);
         let class = class_of(size);
@@ -409,10 +439,9 @@ impl Heap<'_> {
     /// The first non-empty class at or above `(fl, sl)`: two bit scans.
     #[inline]
     fn first_nonempty(&self, (fl, sl): (usize, usize)) -> Option<(usize, usize)> {
-        if fl >= self.st.fl_count {
-            return None;
-        }
-        let here = self.st.sl_bitmap[fl] & (u32::MAX << sl);
+        // `get`, not indexing: no panic path. Past `fl_count` the classes are empty
+        // (their bits are never set), so `None` comes out as it should.
+        let here = self.st.sl_bitmap.get(fl)? & (u32::MAX << sl);
         if here != 0 {
             return Some((fl, here.trailing_zeros() as usize));
         }
@@ -422,7 +451,7 @@ impl Heap<'_> {
             return None;
         }
         let f = above.trailing_zeros() as usize;
-        Some((f, self.st.sl_bitmap[f].trailing_zeros() as usize))
+        Some((f, self.st.sl_bitmap.get(f)?.trailing_zeros() as usize))
     }
 
     /// Where a payload of a block of `need` bytes (header included) aligned to `align`
@@ -512,7 +541,8 @@ impl Heap<'_> {
         if gap > 0 {
             // The block before `start` is used (free blocks never touch), so the gap
             // is a free block of its own.
-            self.push_free(start, gap);
+            // Rare (an over-aligned request): the out-of-line copy.
+            self.push_free_out_of_line(start, gap);
             flags |= PREV_FREE;
         }
         let rest = avail - need;
@@ -537,7 +567,11 @@ impl Heap<'_> {
 
     /// Gives the used block at `b` back, merging it with free neighbours: O(1). The
     /// caller has taken it off its chain (or frees its whole chain).
-    #[inline]
+    ///
+    /// Out of line: every free goes through this one copy (a root, its children, a
+    /// child reclaimed, the tail of a shrink). A call per block costs a few
+    /// instructions; a copy per caller cost about 450 B of firmware code each.
+    #[inline(never)]
     pub(crate) fn free_block(&mut self, b: usize) {
         let w = self.rd(b + SIZE);
         let size = (w & !FLAGS) as usize;
@@ -547,13 +581,13 @@ impl Heap<'_> {
         if w & PREV_FREE != 0 {
             let prev_size = self.rd(b - 4) as usize;
             start = b - prev_size;
-            self.unlink_free(start);
+            self.unlink_free_out_of_line(start);
             total += prev_size;
         }
         let next = b + size;
         if next < self.st.heap_end && self.rd(next + SIZE) & FREE != 0 {
             total += self.size_of(next);
-            self.unlink_free(next);
+            self.unlink_free_out_of_line(next);
         }
         self.push_free(start, total);
         self.mark_prev_free(start + total, true);
@@ -598,23 +632,6 @@ impl Heap<'_> {
             self.wr(n + PREV, new as u32);
         }
         self.wr(after + NEXT, new as u32);
-    }
-
-    /// Frees the live root at `b` and every block of its chain, for a pool of one
-    /// region: O(1) per block, with constant stack. Returns (children, bytes
-    /// requested).
-    #[inline]
-    pub(crate) fn free_chain(&mut self, b: usize) -> (usize, usize) {
-        let (mut children, mut bytes) = (0, 0);
-        let mut next = Some(b);
-        while let Some(c) = next {
-            // Read the link first: freeing `c` may merge its header into a free block.
-            next = link(self.rd(c + NEXT));
-            bytes += self.requested(c);
-            children += usize::from(c != b);
-            self.free_block(c);
-        }
-        (children, bytes)
     }
 
     /// The chain's link to the next block, in the header of the used block at `b`
@@ -699,14 +716,12 @@ impl Heap<'_> {
         if need <= size {
             let rest = size - need;
             if rest >= HEADER {
+                // The tail becomes a used block of its own (no flags: the block before
+                // it is used), freed at once: merged with a free block after it, listed.
+                // Its payload start is inside `b`'s payload, so not marked live.
                 self.wr(b + SIZE, need as u32 | flags);
-                let mut tail = rest;
-                if next < self.st.heap_end && self.rd(next + SIZE) & FREE != 0 {
-                    tail += self.size_of(next);
-                    self.unlink_free(next);
-                }
-                self.push_free(b + need, tail);
-                self.mark_prev_free(b + need + tail, true);
+                self.wr(b + need + SIZE, rest as u32);
+                self.free_block(b + need);
             }
         } else {
             if next >= self.st.heap_end || self.rd(next + SIZE) & FREE == 0 {
@@ -716,12 +731,12 @@ impl Heap<'_> {
             if total < need {
                 return false;
             }
-            self.unlink_free(next);
+            self.unlink_free_out_of_line(next);
             let rest = total - need;
             if rest >= HEADER {
                 // The block after `next` keeps `PREV_FREE`: the tail is free.
                 self.wr(b + SIZE, need as u32 | flags);
-                self.push_free(b + need, rest);
+                self.push_free_out_of_line(b + need, rest);
             } else {
                 self.wr(b + SIZE, total as u32 | flags);
                 self.mark_prev_free(b + total, false);
