@@ -64,8 +64,10 @@ fn member(index: usize, own: usize, inbox: Receiver<Message>, next: Sender<Messa
                     received += 1;
                     handle(message, &mut sum);
                 }
-                Err(TryRecvError::Empty) => break,
-                Err(TryRecvError::Disconnected) => unreachable!("the ring is closed"),
+                // Disconnected: the previous thread has seen every message and ended
+                // (it may, once it forwarded the last one meant for us); what is left
+                // in the queue comes out in the loop below.
+                Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
             }
         }
     }
